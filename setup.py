@@ -1,0 +1,46 @@
+"""Build script: the `tl_fast` package (+ `kernels/` as `tl_fast.kernels`) and the module `tl_fast._native`.
+
+pip install .                      # builds the C++ extension
+TL_FAST_NO_NATIVE=1 pip install .  # no compiler needed; the pure-Python twins are used
+"""
+
+import os
+from pathlib import Path
+
+from setuptools import find_packages, setup
+
+ROOT = Path(__file__).parent
+NO_NATIVE = os.environ.get("TL_FAST_NO_NATIVE", "0") not in ("", "0")
+
+
+def native_extensions():
+    if NO_NATIVE:
+        return [], {}
+    from pybind11.setup_helpers import Pybind11Extension, build_ext
+
+    # Every csrc/*.cpp goes into the module (bindings.cpp is the glue); CMakeLists.txt globs the same.
+    sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc").glob("*.cpp"))
+    ext = Pybind11Extension(
+        "tl_fast._native",
+        sources,
+        include_dirs=["csrc"],
+        cxx_std=17,
+        extra_compile_args=["-O3", "-fvisibility=hidden"],
+    )
+    return [ext], {"build_ext": build_ext}
+
+
+ext_modules, cmdclass = native_extensions()
+packages = find_packages(include=["tl_fast", "tl_fast.*"]) + ["tl_fast.kernels"]
+
+setup(
+    packages=sorted(set(packages)),
+    # The Triton kernels live at the top level (kernels/) and ship inside the wheel as tl_fast.kernels.
+    # tl_fast/kernels is a symlink to ../kernels so a source checkout imports the very same files.
+    package_dir={"tl_fast.kernels": "kernels"},
+    package_data={"tl_fast": ["assets/**/*"]},
+    include_package_data=True,
+    ext_modules=ext_modules,
+    cmdclass=cmdclass,
+    zip_safe=False,
+)
