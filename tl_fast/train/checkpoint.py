@@ -1,0 +1,89 @@
+"""Checkpoints in safetensors: the policy loads with `transformers.from_pretrained` (LoRA: peft's adapter
+format),
+plus trainer state (optimizer, scheduler, step, RNG) so `--resume` continues where a run stopped.
+
+    run_dir/checkpoints/sft-step000050/{policy|adapter}/, trainer_state.pt
+    run_dir/checkpoints/latest.json -> {"stage": "sft", "step": 50, "path": "..."}
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import torch
+
+from tl_fast.train.model import causal_lm
+
+
+def _rng_state() -> dict:
+    return {"torch": torch.get_rng_state(), "python": random.getstate()}
+
+
+def _set_rng_state(state: dict) -> None:
+    torch.set_rng_state(state["torch"])
+    random.setstate(state["python"])
+
+
+def save_policy(policy, tokenizer, path: Path) -> None:
+    """LoRA models save their adapter (peft format); full models save the whole causal LM."""
+    path.mkdir(parents=True, exist_ok=True)
+    model = policy.module if hasattr(policy, "module") else policy
+    if hasattr(model, "peft_config"):
+        model.save_pretrained(path / "adapter", safe_serialization=True)
+    else:
+        causal_lm(model).save_pretrained(path / "policy", safe_serialization=True)
+        tokenizer.save_pretrained(path / "policy")
+
+
+def save_checkpoint(run_dir: Path, stage: str, step: int, policy, tokenizer, state: dict) -> Path:
+    """Writes the checkpoint, then atomically points latest.json at it (a crash mid-save keeps the previous
+    one)."""
+    root = run_dir / "checkpoints"
+    path = root / f"{stage}-step{step:06d}"
+    save_policy(policy, tokenizer, path)
+    torch.save({**state, "stage": stage, "step": step, "rng": _rng_state()}, path / "trainer_state.pt")
+    tmp = root / "latest.json.tmp"
+    tmp.write_text(json.dumps({"stage": stage, "step": step, "path": path.name}))
+    tmp.replace(root / "latest.json")
+    return path
+
+
+def latest_checkpoint(run_dir: Path) -> dict | None:
+    pointer = run_dir / "checkpoints" / "latest.json"
+    if not pointer.exists():
+        return None
+    info = json.loads(pointer.read_text())
+    info["path"] = run_dir / "checkpoints" / info["path"]
+    return info
+
+
+def load_policy_weights(policy, path: Path) -> None:
+    """Loads saved weights into the live (possibly peft-wrapped) policy in place."""
+    from safetensors.torch import load_file
+
+    model = policy.module if hasattr(policy, "module") else policy
+    if hasattr(model, "peft_config"):
+        from peft import set_peft_model_state_dict
+
+        state = load_file(str(path / "adapter" / "adapter_model.safetensors"))
+        set_peft_model_state_dict(model, state)
+    else:
+        lm = causal_lm(model)
+        files = sorted((path / "policy").glob("*.safetensors"))
+        state = {}
+        for f in files:
+            state.update(load_file(str(f)))
+        missing, unexpected = lm.load_state_dict(state, strict=False)
+        # tied embeddings may be absent from the file; anything else is a mismatch
+        if unexpected or [k for k in missing if "lm_head" not in k]:
+            raise RuntimeError(
+                f"checkpoint {path} does not match the model: missing {missing}, unexpected {unexpected}"
+            )
+
+
+def load_trainer_state(path: Path) -> dict:
+    state = torch.load(path / "trainer_state.pt", weights_only=False)
+    _set_rng_state(state["rng"])
+    return state

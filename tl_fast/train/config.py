@@ -1,0 +1,217 @@
+"""Typed run configuration: one dataclass per concern, parsed with `transformers.HfArgumentParser`.
+
+    python -m tl_fast.train --config configs/codellama7b_tl.yaml --sft-max-steps 100
+
+A YAML file gives a whole run (keys are the field names below, flat); command-line flags override it.
+Defaults are the embedded CPU demo; `configs/codellama7b_tl.yaml` holds the paper's settings.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+from tl_fast.data.config import MAEConfig, PKTConfig, RenderConfig
+
+STAGES = ("mae", "sft", "ppo")
+
+
+@dataclass
+class ModelConfig:
+    model: str | None = field(
+        default=None,
+        metadata={"help": "local HF causal-LM path; unset = tiny Llama built from the fields below"},
+    )
+    tokenizer: str | None = field(
+        default=None,
+        metadata={"help": "tokenizer path; unset = --model's, else the tokenizer shipped with tl_fast"},
+    )
+    hidden_size: int = field(default=128, metadata={"help": "tiny model only: width"})
+    num_layers: int = field(default=2, metadata={"help": "tiny model only: decoder layers"})
+    num_heads: int = field(default=4, metadata={"help": "tiny model only: attention heads"})
+    intermediate_size: int = field(default=344, metadata={"help": "tiny model only: MLP width"})
+    lora_r: int = field(default=0, metadata={"help": "LoRA rank via peft; 0 = full fine-tune"})
+    lora_alpha: int = field(default=16, metadata={"help": "LoRA alpha"})
+    lora_dropout: float = field(default=0.0, metadata={"help": "LoRA dropout"})
+    lora_targets: str = field(
+        default="q_proj,k_proj,v_proj,o_proj", metadata={"help": "comma-separated module names LoRA adapts"}
+    )
+    dtype: str = field(
+        default="auto", metadata={"help": "auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32"}
+    )
+    attention: str = field(
+        default="auto",
+        metadata={"help": "auto | flash_attention_2 | varlen | sdpa | eager (auto picks the fastest)"},
+    )
+    gradient_checkpointing: bool = field(
+        default=False, metadata={"help": "recompute activations in backward"}
+    )
+
+
+@dataclass
+class DataConfig:
+    data: str | None = field(
+        default=None,
+        metadata={"help": "trajectories (json/jsonl/.gz or a datasets dir); unset = vendored sample"},
+    )
+    data_format: str = field(default="auto", metadata={"help": "auto | rotllama | tl_raw | openai"})
+    max_samples: int | None = field(default=None, metadata={"help": "use at most this many samples"})
+    max_length: int | None = field(
+        default=1024, metadata={"help": "drop SFT samples longer than this (tokens)"}
+    )
+    strict: bool = field(default=False, metadata={"help": "stop at the first malformed record"})
+    eval_sets: str | None = field(
+        default=None, metadata={"help": "comma-separated eval files whose queries are removed from training"}
+    )
+    decontaminate: bool = field(
+        default=True, metadata={"help": "remove eval queries when --eval-sets is given"}
+    )
+
+
+@dataclass
+class SFTConfig:
+    epochs: int = field(default=1, metadata={"help": "passes over the SFT samples (paper: 1)"})
+    max_steps: int | None = field(default=None, metadata={"help": "stop after this many optimizer steps"})
+    tokens_per_batch: int = field(default=4096, metadata={"help": "packed tokens per micro-batch"})
+    grad_accum: int = field(default=1, metadata={"help": "micro-batches per optimizer step"})
+    lr: float = field(default=1e-3, metadata={"help": "peak learning rate (paper, 7B: 1e-6)"})
+    weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (paper: 0.01)"})
+    adam_beta2: float = field(default=0.95, metadata={"help": "AdamW beta2 (paper: 0.95)"})
+    warmup_ratio: float = field(
+        default=0.01, metadata={"help": "linear warm-up share, then cosine (paper: 0.01)"}
+    )
+    grad_clip: float = field(default=1.0, metadata={"help": "max gradient norm; 0 = off"})
+    pack: bool = field(default=True, metadata={"help": "padding-free packed batches (else padded)"})
+
+
+@dataclass
+class PPOConfig:
+    steps: int = field(default=4, metadata={"help": "PPO iterations (rollout + update)"})
+    rollout_batch: int = field(default=8, metadata={"help": "prompts per rollout"})
+    ppo_epochs: int = field(
+        default=2, metadata={"help": "passes over each rollout (DeepSpeed-Chat default: 1)"}
+    )
+    minibatch: int = field(default=4, metadata={"help": "sequences per PPO minibatch"})
+    actor_lr: float = field(default=1e-4, metadata={"help": "policy learning rate (paper, 7B: 2e-7)"})
+    critic_lr: float = field(default=1e-4, metadata={"help": "critic learning rate (paper, 7B: 1e-7)"})
+    kl_coef: float = field(default=0.4, metadata={"help": "KL-to-SFT penalty per token (authors' code: 0.4)"})
+    kl_kind: str = field(default="k1", metadata={"help": "KL estimator folded into the reward: k1 | k2 | k3"})
+    reward_clip: float = field(default=5.0, metadata={"help": "clip the rule reward to [-c, c] (authors: 5)"})
+    gamma: float = field(default=1.0, metadata={"help": "GAE discount (paper: 1)"})
+    lam: float = field(default=0.95, metadata={"help": "GAE lambda (paper: 0.95)"})
+    clip: float = field(default=0.2, metadata={"help": "policy ratio clip (paper: 0.2)"})
+    value_clip: float = field(default=0.2, metadata={"help": "value clip (paper: 0.2)"})
+    whiten_advantages: bool = field(default=True, metadata={"help": "whiten advantages over each minibatch"})
+    greedy: bool = field(default=False, metadata={"help": "greedy rollouts (authors: do_sample=0)"})
+    temperature: float = field(default=0.7, metadata={"help": "sampling temperature (authors: 0.7)"})
+    max_new_tokens: int = field(default=64, metadata={"help": "rollout answer length (authors: 512)"})
+    max_prompt_tokens: int = field(default=768, metadata={"help": "skip prompts longer than this"})
+
+
+@dataclass
+class RunConfig:
+    config: str | None = field(default=None, metadata={"help": "YAML file with any of these fields"})
+    stages: str = field(default="mae,sft,ppo", metadata={"help": "comma-separated subset of mae,sft,ppo"})
+    output_dir: str | None = field(default=None, metadata={"help": "run folder; default runs/<timestamp>"})
+    resume: bool = field(
+        default=False, metadata={"help": "continue the run in --output-dir from its last save"}
+    )
+    device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
+    seed: int = field(default=0, metadata={"help": "random seed"})
+    save_every: int = field(default=50, metadata={"help": "optimizer steps between checkpoints"})
+    log_every: int = field(default=1, metadata={"help": "steps between metric rows"})
+
+    def stage_list(self) -> list[str]:
+        stages = [s.strip() for s in self.stages.split(",") if s.strip()]
+        bad = [s for s in stages if s not in STAGES]
+        if bad or not stages:
+            raise ValueError(
+                f"--stages {self.stages!r}: expected a comma-separated subset of {','.join(STAGES)}"
+            )
+        return stages
+
+
+# (section name, dataclass, flag prefix): prefixes keep flat flag names unique, e.g. --sft-lr, --pkt-w-max
+SECTIONS = (
+    ("model", ModelConfig, ""),
+    ("data", DataConfig, ""),
+    ("mae", MAEConfig, "mae_"),
+    ("render", RenderConfig, "render_"),
+    ("pkt", PKTConfig, "pkt_"),
+    ("sft", SFTConfig, "sft_"),
+    ("ppo", PPOConfig, "ppo_"),
+    ("run", RunConfig, ""),
+)
+# fields left to YAML / the Python API because they are not flag-shaped
+_NOT_FLAGS = {("mae", "error_patterns")}
+
+
+@dataclass
+class TrainConfig:
+    model: ModelConfig
+    data: DataConfig
+    mae: MAEConfig
+    render: RenderConfig
+    pkt: PKTConfig
+    sft: SFTConfig
+    ppo: PPOConfig
+    run: RunConfig
+
+    def to_dict(self) -> dict:
+        return {name: asdict(getattr(self, name)) for name, _, _ in SECTIONS}
+
+
+def parse_args(argv: list[str] | None = None) -> TrainConfig:
+    """Flags override a YAML `--config`, whose keys are grouped by section (model, data, mae, ..., run)."""
+    import yaml
+    from transformers import HfArgumentParser
+
+    parser = HfArgumentParser(_flag_classes())
+    flat = {}
+    for obj in parser.parse_args_into_dataclasses(args=argv):
+        flat.update(asdict(obj))
+    sections = {name: {} for name, _, _ in SECTIONS}
+    explicit = _explicit_flags(argv)
+    if flat.get("config"):
+        data = yaml.safe_load(Path(flat["config"]).read_text()) or {}
+        known = {name: {f.name for f in fields(klass)} for name, klass, _ in SECTIONS}
+        for section, values in data.items():
+            if section not in known or not isinstance(values, dict):
+                raise ValueError(f"{flat['config']}: top-level key {section!r} is not one of {list(known)}")
+            unknown = set(values) - known[section]
+            if unknown:
+                raise ValueError(f"{flat['config']}: unknown keys in {section}: {sorted(unknown)}")
+            sections[section].update(values)
+    for name, klass, prefix in SECTIONS:
+        for f in fields(klass):
+            key = prefix + f.name
+            if key in flat and (key in explicit or f.name not in sections[name]):
+                sections[name][f.name] = flat[key]
+    built = {}
+    for name, klass, _ in SECTIONS:
+        values = sections[name]
+        if name == "mae" and "error_patterns" in values:
+            values["error_patterns"] = tuple(values["error_patterns"])
+        built[name] = klass(**values)
+    return TrainConfig(**built)
+
+
+def _flag_classes():
+    from dataclasses import make_dataclass
+
+    out = []
+    for name, klass, prefix in SECTIONS:
+        specs = [
+            (prefix + f.name, f.type, field(default=f.default, metadata=f.metadata))
+            for f in fields(klass)
+            if (name, f.name) not in _NOT_FLAGS
+        ]
+        out.append(make_dataclass(f"{klass.__name__}Flags", specs))
+    return out
+
+
+def _explicit_flags(argv: list[str] | None) -> set[str]:
+    import sys
+
+    args = sys.argv[1:] if argv is None else argv
+    return {a[2:].split("=", 1)[0].replace("-", "_") for a in args if a.startswith("--")}

@@ -1,0 +1,157 @@
+"""PPO experience: batched rollouts with a KV cache, rule rewards from the native categorizer, log-probs,
+values.
+
+One `Experience` holds a rollout's sequences and every per-token tensor PPO needs, all (B, R) over the
+response.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from torch import Tensor
+
+from tl_fast.train.config import PPOConfig
+from tl_fast.train.model import backbone_and_head, causal_lm, hidden_states
+
+
+@dataclass
+class PromptItem:
+    """A PPO prompt: rendered text up to the assistant's turn, the offered tools and the gold call."""
+
+    prompt: str
+    tools: list[dict]
+    gold: object  # canonical call string or {"name", "arguments"}
+
+
+@dataclass
+class Experience:
+    sequences: Tensor  # (B, P+R) int64, prompts left-padded
+    attention_mask: Tensor  # (B, P+R) 1 on real tokens
+    response_mask: Tensor  # (B, R) 1 on generated tokens up to and including EOS
+    logprobs: Tensor  # (B, R) fp32, policy at rollout time
+    ref_logprobs: Tensor  # (B, R) fp32, SFT policy
+    values: Tensor  # (B, R) fp32, critic at rollout time
+    scores: Tensor  # (B,) fp32 rule reward per sample
+    categories: list[str]
+    texts: list[str]
+
+    @property
+    def prompt_len(self) -> int:
+        return self.sequences.shape[1] - self.response_mask.shape[1]
+
+    def select(self, idx: Tensor) -> Experience:
+        pick = lambda t: t[idx]  # noqa: E731
+        ids = idx.tolist()
+        return Experience(
+            pick(self.sequences),
+            pick(self.attention_mask),
+            pick(self.response_mask),
+            pick(self.logprobs),
+            pick(self.ref_logprobs),
+            pick(self.values),
+            pick(self.scores),
+            [self.categories[i] for i in ids],
+            [self.texts[i] for i in ids],
+        )
+
+
+def model_inputs(sequences: Tensor, attention_mask: Tensor) -> dict:
+    # Left padding: positions count real tokens only, as generate() did when it sampled the response.
+    position_ids = (attention_mask.cumsum(-1) - 1).clamp(min=0)
+    return {"input_ids": sequences, "attention_mask": attention_mask, "position_ids": position_ids}
+
+
+def response_logprobs(policy, sequences: Tensor, attention_mask: Tensor, response_len: int) -> Tensor:
+    """(B, R) fp32 log p(token) of the response tokens, from hidden states and the fused lm_head kernel."""
+    from tl_fast.rl import fused_linear_logprobs
+
+    backbone, head = backbone_and_head(policy)
+    h = hidden_states(backbone, model_inputs(sequences, attention_mask))
+    h = h[:, -response_len - 1 : -1]  # position t predicts token t+1
+    tokens = sequences[:, -response_len:]
+    lp = fused_linear_logprobs(h.reshape(-1, h.shape[-1]), head.weight, tokens.reshape(-1))
+    return lp.view(tokens.shape)
+
+
+def response_values(critic, sequences: Tensor, attention_mask: Tensor, response_len: int) -> Tensor:
+    values = critic(model_inputs(sequences, attention_mask))
+    return values[:, -response_len - 1 : -1]  # V of the state before each response token
+
+
+def _response_mask(responses: Tensor, eos_ids: set[int], pad_id: int) -> Tensor:
+    is_eos = torch.zeros_like(responses, dtype=torch.bool)
+    for e in eos_ids:
+        is_eos |= responses == e
+    # keep tokens up to and including the first EOS
+    after_eos = (is_eos.cumsum(-1) - is_eos.long()) > 0
+    mask = ~after_eos
+    if pad_id not in eos_ids:
+        mask &= responses != pad_id
+    return mask.long()
+
+
+@torch.no_grad()
+def generate_experience(
+    policy, ref_policy, critic, tokenizer, items: list[PromptItem], cfg: PPOConfig, categorize_batch
+) -> Experience:
+    """Sample responses (KV cache), score them with the rule reward, and record log-probs, ref log-probs,
+    values.
+
+    `ref_policy=None` means LoRA: the reference is the same model with its adapters disabled.
+    """
+    device = next(policy.parameters()).device
+    tokenizer.padding_side = "left"
+    enc = tokenizer([it.prompt for it in items], return_tensors="pt", padding=True, add_special_tokens=False)
+    prompt_ids, prompt_mask = enc["input_ids"].to(device), enc["attention_mask"].to(device)
+    lm = causal_lm(policy)
+    was_training = lm.training
+    lm.eval()
+    gen_kwargs = (
+        {"do_sample": False}
+        if cfg.greedy
+        else {"do_sample": True, "temperature": cfg.temperature, "top_k": 0, "top_p": 1.0}
+    )
+    out = lm.generate(
+        input_ids=prompt_ids,
+        attention_mask=prompt_mask,
+        max_new_tokens=cfg.max_new_tokens,
+        pad_token_id=tokenizer.pad_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        use_cache=True,
+        **gen_kwargs,
+    )
+    lm.train(was_training)
+    responses = out[:, prompt_ids.shape[1] :]
+    response_mask = _response_mask(responses, {tokenizer.eos_token_id}, tokenizer.pad_token_id)
+    # a response that is all padding (generation ended at once) still gets one scored token
+    response_mask[:, 0] = 1
+    attention_mask = torch.cat([prompt_mask, response_mask], dim=1)
+    texts = [
+        tokenizer.decode(r[m.bool()], skip_special_tokens=True)
+        for r, m in zip(responses, response_mask, strict=True)
+    ]
+    verdicts = categorize_batch(texts, [it.tools for it in items], [it.gold for it in items], protocol="tl")
+    scores = torch.tensor([v.reward for v in verdicts], dtype=torch.float32, device=device)
+
+    R = responses.shape[1]
+    logprobs = response_logprobs(policy, out, attention_mask, R)
+    if ref_policy is None:
+        with policy.disable_adapter():
+            ref_logprobs = response_logprobs(policy, out, attention_mask, R)
+    else:
+        ref_logprobs = response_logprobs(ref_policy, out, attention_mask, R)
+    values = response_values(critic, out, attention_mask, R)
+    m = response_mask.float()
+    return Experience(
+        out,
+        attention_mask,
+        response_mask,
+        logprobs * m,
+        ref_logprobs * m,
+        values.float() * m,
+        scores,
+        [v.category for v in verdicts],
+        texts,
+    )
