@@ -1,15 +1,12 @@
 """Attention backend for the trainer: flash-attn when installed, else PyTorch's FlashAttention kernels.
 
-    impl, why = select_attention("auto", torch.device("cuda"))   # e.g. ("tl_fast_varlen", "torch
-    varlen_attn ...")
+    impl, why = select_attention("auto", torch.device("cuda"))   # ("tl_fast_varlen", "PyTorch ...")
     model = AutoModelForCausalLM.from_config(cfg, attn_implementation=impl)
 
-Packed, padding-free batches carry `cu_seq_lens_q/k` and `max_length_q/k` (see tl_fast.data collate);
-transformers
-forwards those keyword arguments to the attention function registered here, which calls
-`torch.nn.attention.varlen.varlen_attn` on the (total_tokens, heads, dim) layout. Unpacked calls
-(generation with a
-KV cache, padded batches) go to SDPA.
+Packed, padding-free batches carry `cu_seq_lens_q/k` and `max_length_q/k` (tl_fast.data.collate_packed);
+transformers forwards those keyword arguments to the attention function registered here, which calls
+`torch.nn.attention.varlen.varlen_attn` on the (total_tokens, heads, dim) layout. Unpacked calls (generation
+with a KV cache, padded batches) go to SDPA.
 """
 
 from __future__ import annotations

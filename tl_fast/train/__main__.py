@@ -1,7 +1,6 @@
 """python -m tl_fast.train — TL-Training end to end: MAE -> PKT-SFT -> IRM-PPO.
 
-    python -m tl_fast.train                                   # embedded default: tiny Llama, vendored
-    data, CPU
+    python -m tl_fast.train                                   # embedded default (tiny Llama, CPU)
     python -m tl_fast.train --model PATH --data PATH --config configs/codellama7b_tl.yaml
     accelerate launch --num_processes 2 -m tl_fast.train ...  # DDP / FSDP through accelerate
     python -m tl_fast.train --output-dir runs/x --resume      # continue an interrupted run

@@ -38,8 +38,7 @@ def save_policy(policy, tokenizer, path: Path) -> None:
 
 
 def save_checkpoint(run_dir: Path, stage: str, step: int, policy, tokenizer, state: dict) -> Path:
-    """Writes the checkpoint, then atomically points latest.json at it (a crash mid-save keeps the previous
-    one)."""
+    """Writes the checkpoint, then atomically points latest.json at it (a crash mid-save keeps the last)."""
     root = run_dir / "checkpoints"
     path = root / f"{stage}-step{step:06d}"
     save_policy(policy, tokenizer, path)

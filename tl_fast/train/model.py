@@ -1,8 +1,7 @@
 """Policy, reference and critic models on transformers + peft, and the PKT loss module the trainer optimizes.
 
 The trainer never asks the model for logits: it takes the decoder's final hidden states and calls tl_fast's
-fused
-lm_head losses on them (composition, no monkey-patching).
+fused lm_head losses on them (composition, no monkey-patching).
 """
 
 from __future__ import annotations
@@ -88,14 +87,13 @@ def causal_lm(model: nn.Module) -> nn.Module:
 
 
 def backbone_and_head(model: nn.Module) -> tuple[nn.Module, nn.Module]:
-    """(decoder returning final, normed hidden states; lm_head Linear) of a causal LM, LoRA layers included."""
+    """(decoder giving final, normed hidden states; lm_head Linear) of a causal LM, LoRA layers included."""
     lm = causal_lm(model)
     return getattr(lm, lm.base_model_prefix), lm.get_output_embeddings()
 
 
 def hidden_states(backbone: nn.Module, batch: dict) -> Tensor:
-    """Final hidden states (B, T, H) for a padded batch (attention_mask) or a packed one (position_ids +
-    cu_seqlens)."""
+    """Final hidden states (B, T, H) of a padded batch (attention_mask) or a packed one (cu_seqlens)."""
     keys = (
         "attention_mask",
         "position_ids",
@@ -146,8 +144,7 @@ class Critic(nn.Module):
         self.source_fingerprint = parameter_fingerprint(backbone)
 
     def verify_initialized_from(self, policy: nn.Module) -> None:
-        """Fails loudly if the critic's decoder is not the SFT policy's (the authors' critic silently stayed
-        random)."""
+        """Fails loudly unless the critic's decoder is the SFT policy's (the authors' stayed random)."""
         got = parameter_fingerprint(self.backbone)
         if not torch.allclose(got, self.source_fingerprint) or not torch.allclose(
             got, parameter_fingerprint(backbone_and_head(policy)[0])

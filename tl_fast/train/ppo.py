@@ -1,8 +1,8 @@
 """IRM-PPO: rule rewards from the error category of a generated call, optimized with clipped PPO.
 
-Per iteration: rollout (tl_fast.train.rollout) -> per-token rewards r_t = -β·KL_t, plus the clipped rule reward
-on the last response token -> GAE (γ=1, λ=0.95, one kernel) -> `ppo_epochs` passes of minibatch updates of the
-policy (clipped ratio loss on fused lm_head log-probs) and the critic (clipped value loss).
+Per iteration: rollout (tl_fast.train.rollout) -> per-token rewards r_t = -β·KL_t, plus the clipped rule
+reward on the last response token -> GAE (γ=1, λ=0.95, one kernel) -> `ppo_epochs` passes of minibatch
+updates of the policy (clipped ratio loss on fused lm_head log-probs) and the critic (clipped value loss).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from tl_fast.train.rollout import Experience, response_logprobs, response_values
 
 
 def token_rewards(exp: Experience, cfg: PPOConfig) -> tuple[Tensor, Tensor]:
-    """(B, R) rewards: KL penalty at every response token, rule reward added on the last one; and the KL (B,
-    R)."""
+    """(B, R) rewards (KL penalty per response token, rule reward added on the last one) and (B, R) KL."""
     from tl_fast.rl import kl_penalty
 
     mask = exp.response_mask.float()

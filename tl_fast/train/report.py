@@ -1,5 +1,4 @@
-"""Run-folder outputs: metrics.jsonl (one row per step, `stage` = mae | sft | ppo) and report.md with PNG
-plots."""
+"""Run-folder outputs: metrics.jsonl (a row per step, `stage` = mae | sft | ppo) and report.md with plots."""
 
 from __future__ import annotations
 
@@ -9,8 +8,7 @@ from pathlib import Path
 
 
 class MetricsLog:
-    """Appends one JSON row per step; on resume, rows past the restored step are dropped first (nothing
-    doubled)."""
+    """Appends one JSON row per step; on resume, rows past the restored step are dropped first."""
 
     def __init__(self, path: Path, enabled: bool = True):
         self.path = path
@@ -61,8 +59,7 @@ def _plot(
 
 
 def write_report(run_dir: Path, metrics: MetricsLog, header: dict) -> Path:
-    """report.md: what ran (attention backend, data counts, config pointer) and plots of SFT loss, PPO reward,
-    error-category mix and KL."""
+    """report.md: what ran (attention, data counts) and plots of SFT loss, PPO reward, category mix, KL."""
     rows = metrics.rows()
     sft = [r for r in rows if r["stage"] == "sft"]
     ppo = [r for r in rows if r["stage"] == "ppo"]

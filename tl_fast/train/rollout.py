@@ -1,8 +1,6 @@
-"""PPO experience: batched rollouts with a KV cache, rule rewards from the native categorizer, log-probs,
-values.
+"""PPO experience: batched rollouts with a KV cache, rule rewards from the categorizer, log-probs, values.
 
-One `Experience` holds a rollout's sequences and every per-token tensor PPO needs, all (B, R) over the
-response.
+One `Experience` holds a rollout's sequences and every per-token tensor PPO needs, (B, R) over the response.
 """
 
 from __future__ import annotations
@@ -96,8 +94,7 @@ def _response_mask(responses: Tensor, eos_ids: set[int], pad_id: int) -> Tensor:
 def generate_experience(
     policy, ref_policy, critic, tokenizer, items: list[PromptItem], cfg: PPOConfig, categorize_batch
 ) -> Experience:
-    """Sample responses (KV cache), score them with the rule reward, and record log-probs, ref log-probs,
-    values.
+    """Samples responses (KV cache), scores them with the rule reward, records log-probs and values.
 
     `ref_policy=None` means LoRA: the reference is the same model with its adapters disabled.
     """

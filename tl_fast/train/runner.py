@@ -1,5 +1,4 @@
-"""The trainer top to bottom: set-up -> data (MAE) -> PKT-SFT -> IRM-PPO -> report. `run(cfg)` is the Python
-API."""
+"""The trainer top to bottom: set-up -> data (MAE) -> PKT-SFT -> IRM-PPO -> report. Python API: `run(cfg)`."""
 
 from __future__ import annotations
 
@@ -174,8 +173,7 @@ def _sft_finished(resume: dict) -> bool:
 
 
 def _ppo_models(policy, cfg: TrainConfig, Critic, add_lora):
-    """Reference = the SFT policy (LoRA: the same weights with adapters disabled); critic = SFT decoder +
-    head."""
+    """Reference = the SFT policy (LoRA: same weights, adapters disabled); critic = SFT decoder + head."""
     import copy
 
     if cfg.model.lora_r > 0:

@@ -1,7 +1,6 @@
 """PKT-SFT: token-weighted SFT with the fused lm_head cross-entropy on the policy's final hidden states.
 
-Batches come precomputed (packed, padding-free by default) and in a seed-fixed order, so `--resume` skips
-exactly
+Batches come precomputed (packed, padding-free by default) in a seed-fixed order, so `--resume` skips exactly
 the micro-batches already trained on and reproduces the uninterrupted run's next step.
 """
 
