@@ -38,6 +38,11 @@ _LAZY = {
     "ppo_policy_loss": "tl_fast.rl",
     "ppo_value_loss": "tl_fast.rl",
     "kl_penalty": "tl_fast.rl",
+    "masked_sum": "tl_fast.rl",
+    "masked_var": "tl_fast.rl",
+    "PolicyLossStats": "tl_fast.rl",
+    "ValueLossStats": "tl_fast.rl",
+    "KLStats": "tl_fast.rl",
 }
 
 __all__ = ["__version__", *_LAZY]
