@@ -25,6 +25,14 @@ _LAZY = {
     "ToolCall": "tl_fast.reward.parse",
     "ParseError": "tl_fast.reward.parse",
     "parse_tool_calls": "tl_fast.reward.parse",
+    # data pipeline (MAE, rendering, PKT weights)
+    "load_trajectories": "tl_fast.data",
+    "mae_split": "tl_fast.data",
+    "build_sft_dataset": "tl_fast.data",
+    "collate_packed": "tl_fast.data",
+    "collate_padded": "tl_fast.data",
+    "decontaminate": "tl_fast.data",
+    "render_call": "tl_fast.data",
     # token-weighted cross-entropy (issue: cross-entropy kernels)
     "cross_entropy": "tl_fast.losses",
     "fused_linear_cross_entropy": "tl_fast.losses",
