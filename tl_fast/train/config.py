@@ -61,10 +61,15 @@ class DataConfig:
     )
     strict: bool = field(default=False, metadata={"help": "stop at the first malformed record"})
     eval_sets: str | None = field(
-        default=None, metadata={"help": "comma-separated eval files whose queries are removed from training"}
+        default="shipped",
+        metadata={
+            "help": "eval files whose queries are removed from training: comma-separated paths, or 'shipped' "
+            "(the RoTBench, ToolAlpaca and BFCL sets tl_fast ships)"
+        },
     )
     decontaminate: bool = field(
-        default=True, metadata={"help": "remove eval queries when --eval-sets is given"}
+        default=True,
+        metadata={"help": "drop training trajectories whose normalized user query is an eval query"},
     )
 
 

@@ -29,6 +29,7 @@ def prepare_data(cfg: TrainConfig, tokenizer, stages: list[str], accelerator) ->
         mae_split,
         pack_by_tokens,
         ppo_prompt,
+        shipped_eval_files,
     )
 
     source = cfg.data.data or str(SAMPLE_DATA)
@@ -36,7 +37,10 @@ def prepare_data(cfg: TrainConfig, tokenizer, stages: list[str], accelerator) ->
     counts = {"records in": load_report.records_in, "trajectories": len(trajs)}
     counts.update({f"malformed: {k}": v for k, v in load_report.dropped.items()})
     if cfg.data.eval_sets and cfg.data.decontaminate:
-        paths = [p.strip() for p in cfg.data.eval_sets.split(",") if p.strip()]
+        if cfg.data.eval_sets == "shipped":
+            paths = shipped_eval_files()
+        else:
+            paths = [p.strip() for p in cfg.data.eval_sets.split(",") if p.strip()]
         trajs, decon = decontaminate(trajs, load_eval_queries(paths))
         counts[f"decontaminated ({decon.rule} normalized query)"] = decon.removed
     # Without the MAE stage every assistant turn is trained on, failed calls included (plain SFT).
