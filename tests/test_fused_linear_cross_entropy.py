@@ -1,0 +1,233 @@
+"""tl_fast.fused_linear_cross_entropy (chunked lm_head GEMM + row kernels) against an fp64 PyTorch reference.
+
+    .venv/bin/python -m pytest -q tests/test_fused_linear_cross_entropy.py
+
+CPU tests run through the Triton kernels under TRITON_INTERPRET=1 ("triton") and the pure-PyTorch path
+("torch"); output buffers are poisoned with NaN so that an unwritten element fails.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import tl_fast.kernels.cross_entropy as ce
+from tl_fast.losses import FusedLinearCrossEntropyLoss, fused_linear_cross_entropy
+
+OPTION_SETS = {
+    "plain": {},
+    "all": {"label_smoothing": 0.1, "z_loss": 1e-3, "softcap": 4.0},
+}
+
+
+@pytest.fixture(autouse=True)
+def poison(monkeypatch):
+    monkeypatch.setattr(ce, "_empty", lambda shape, dtype, device: torch.full(shape, math.nan, dtype=dtype,
+                                                                              device=device))  # fmt: skip
+
+
+@pytest.fixture(params=["triton", "torch"])
+def path(request, monkeypatch):
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("TRITON_INTERPRET", "1" if request.param == "triton" else "0")
+    elif request.param == "torch":
+        pytest.skip("the torch path serves CPU tensors only")
+    return request.param
+
+
+def device() -> str:
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def make_inputs(N, H, V, dtype=torch.float32, bias=True, ignore_frac=0.2, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    rand = lambda *s, scale=1.0: (
+        (torch.randn(*s, generator=g, dtype=torch.float64) * scale).to(dtype).to(device())
+    )
+    hidden, weight = rand(N, H), rand(V, H, scale=H**-0.5 * 2)
+    b = rand(V, scale=0.5) if bias else None
+    labels = torch.randint(0, V, (N,), generator=g)
+    labels[torch.rand(N, generator=g) < ignore_frac] = -100
+    weights = torch.rand(N, generator=g, dtype=torch.float64).float()
+    return hidden, weight, b, labels.to(device()), weights.to(device())
+
+
+def randn(n: int, seed: int = 7) -> torch.Tensor:
+    """A seeded upstream gradient (the global RNG state depends on test order)."""
+    return torch.randn(n, generator=torch.Generator().manual_seed(seed), dtype=torch.float64).to(device())
+
+
+def reference_loss(hidden, weight, bias, labels, weights, reduction, label_smoothing=0.0, z_loss=0.0,
+                   softcap=None):  # fmt: skip
+    """F.linear + F.cross_entropy computed in the inputs' dtype (pass fp64 tensors for the fp64 reference)."""
+    z = F.linear(hidden, weight, bias)
+    if softcap is not None:
+        z = softcap * torch.tanh(z / softcap)
+    rows = F.cross_entropy(z, labels, reduction="none", label_smoothing=label_smoothing)
+    valid = labels != -100
+    rows = torch.where(valid, rows + z_loss * torch.logsumexp(z, -1) ** 2, 0.0)
+    if reduction == "none":
+        return rows
+    if reduction == "sum":
+        return rows.sum()
+    w = valid.to(rows.dtype) * (1.0 if reduction == "mean" or weights is None else weights.to(rows.dtype))
+    total = (rows * w).sum()
+    return total / w.sum() if w.sum() != 0 else total * 0
+
+
+def run(fn, hidden, weight, bias, labels, weights, reduction, upstream=None, dtype=None, **kw):
+    """Loss and gradients of (loss * upstream).sum() wrt hidden, weight, bias (computed in `dtype`)."""
+    leaves = [t.detach().to(dtype or t.dtype).requires_grad_() if t is not None else None
+              for t in (hidden, weight, bias)]  # fmt: skip
+    out = fn(*leaves, labels, weights, reduction, **kw)
+    up = torch.ones_like(out) if upstream is None else upstream.to(out.dtype)
+    grads = torch.autograd.grad((out * up).sum(), [t for t in leaves if t is not None])
+    return out, list(grads)
+
+
+def ours(hidden, weight, bias, labels, weights, reduction, **kw):
+    return fused_linear_cross_entropy(hidden, weight, labels, weights, bias=bias, reduction=reduction, **kw)
+
+
+def check_close(got, want, rtol, atol):
+    out, grads = got
+    ref, ref_grads = want
+    torch.testing.assert_close(out.double(), ref, rtol=rtol, atol=atol)
+    for g, r in zip(grads, ref_grads, strict=False):
+        torch.testing.assert_close(g.double(), r, rtol=rtol, atol=atol)
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean", "weighted_mean"])
+@pytest.mark.parametrize("options", list(OPTION_SETS))
+@pytest.mark.parametrize("bias", [False, True])
+def test_matches_fp64_reference(path, reduction, options, bias, monkeypatch):
+    monkeypatch.setattr(ce, "MAX_BLOCK_V", 128)
+    kw = OPTION_SETS[options]
+    hidden, weight, b, labels, weights = make_inputs(11, 24, 423, bias=bias)
+    up = randn(11) if reduction == "none" else None
+    got = run(
+        ours, hidden, weight, b, labels, weights, reduction, up, chunk_size=4, **kw
+    )  # 3 chunks, 1 partial
+    want = run(reference_loss, hidden, weight, b, labels, weights, reduction, up, dtype=torch.float64, **kw)
+    assert got[0].dtype == torch.float32
+    check_close(got, want, rtol=2e-5, atol=2e-5)
+
+
+def test_vocab_over_64k(path):
+    hidden, weight, b, labels, weights = make_inputs(5, 8, 66_000, ignore_frac=0.0)
+    got = run(ours, hidden, weight, b, labels, weights, "weighted_mean", chunk_size=2)
+    want = run(reference_loss, hidden, weight, b, labels, weights, "weighted_mean", dtype=torch.float64)
+    check_close(got, want, rtol=1e-4, atol=5e-5)  # fp32 GEMMs with an inner dimension of 66k
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
+@pytest.mark.parametrize("reduction", ["none", "weighted_mean"])
+def test_low_precision_error_within_twice_torch(path, dtype, reduction):
+    hidden, weight, b, labels, weights = make_inputs(40, 32, 300, dtype=dtype)
+    up = randn(40) if reduction == "none" else None
+    out, grads = run(
+        ours, hidden, weight, b, labels, weights, reduction, up, chunk_size=16, label_smoothing=0.1
+    )
+    ref, ref_grads = run(
+        reference_loss,
+        hidden,
+        weight,
+        b,
+        labels,
+        weights,
+        reduction,
+        up,
+        dtype=torch.float64,
+        label_smoothing=0.1,
+    )
+    t_out, t_grads = run(
+        reference_loss, hidden, weight, b, labels, weights, reduction, up, label_smoothing=0.1
+    )
+    # RMS error: the max of a few hundred rounding errors swings 2-3x between seeds, for torch as for us
+    err = lambda a, r: (a.double() - r).pow(2).mean().sqrt().item()
+    # a scalar loss rounded to `dtype` is off by up to half an ulp, by luck anywhere from 0 to that
+    half_ulp = torch.finfo(dtype).eps / 2 * ref.abs().max().item() if reduction != "none" else 0.0
+    assert err(out, ref) <= 2 * max(err(t_out, ref), half_ulp) + 1e-6
+    for g, r, t in zip(grads, ref_grads, t_grads, strict=False):
+        assert g.dtype == dtype
+        assert err(g, r) <= 2 * err(t, r) + 1e-6
+
+
+def test_frozen_weight_and_hidden_only(path):
+    hidden, weight, b, labels, weights = make_inputs(9, 16, 100)
+    h = hidden.clone().requires_grad_()
+    loss = fused_linear_cross_entropy(h, weight, labels, weights, bias=b, chunk_size=4)
+    loss.backward()
+    hr = hidden.double().requires_grad_()
+    reference_loss(hr, weight.double(), b.double(), labels, weights, "weighted_mean").backward()
+    torch.testing.assert_close(h.grad.double(), hr.grad, rtol=1e-5, atol=1e-6)
+    w = weight.clone().requires_grad_()
+    fused_linear_cross_entropy(hidden, w, labels, weights).backward()
+    assert w.grad is not None and hidden.grad is None
+
+
+def test_zero_denominator_gives_zero_not_nan(path):
+    hidden, weight, b, labels, weights = make_inputs(6, 8, 50)
+    for lab, w in ((torch.full_like(labels, -100), weights), (labels, torch.zeros_like(weights))):
+        out, grads = run(ours, hidden, weight, b, lab, w, "weighted_mean", chunk_size=4)
+        assert out.item() == 0.0 and all(torch.all(g == 0) for g in grads)
+
+
+def test_no_grad_forward_equals_grad_forward_and_inputs_untouched(path):
+    hidden, weight, b, labels, weights = make_inputs(10, 16, 77)
+    copies = [t.clone() for t in (hidden, weight, b)]
+    with torch.no_grad():
+        plain = fused_linear_cross_entropy(hidden, weight, labels, weights, bias=b, chunk_size=3)
+    out, _ = run(ours, hidden, weight, b, labels, weights, "weighted_mean", chunk_size=3)
+    torch.testing.assert_close(plain, out.detach(), rtol=0, atol=0)
+    assert all(torch.equal(t, c) for t, c in zip((hidden, weight, b), copies, strict=False))
+
+
+def test_second_backward_is_refused_and_leading_dims_and_module(path):
+    hidden, weight, b, labels, weights = make_inputs(12, 16, 64)
+    h = hidden.view(3, 4, 16).clone().requires_grad_()
+    loss = FusedLinearCrossEntropyLoss(chunk_size=5)(h, weight, labels.view(3, 4), weights.view(3, 4), b)
+    loss.backward(retain_graph=True)
+    with pytest.raises(RuntimeError, match="second backward"):
+        loss.backward()
+    ref = reference_loss(hidden.double(), weight.double(), b.double(), labels, weights, "weighted_mean")
+    torch.testing.assert_close(loss.double(), ref, rtol=1e-5, atol=1e-6)
+
+
+def test_upstream_scale_and_mixed_dtype_weight(path):
+    """A non-unit upstream scalar scales the stored gradients; an fp32 weight with bf16 hidden: fp32 grads."""
+    hidden, weight, b, labels, weights = make_inputs(8, 16, 90)
+    got = run(ours, hidden, weight, b, labels, weights, "mean", torch.tensor(3.5))
+    want = run(
+        reference_loss, hidden, weight, b, labels, weights, "mean", torch.tensor(3.5), dtype=torch.float64
+    )
+    check_close(got, want, rtol=1e-5, atol=1e-5)
+    w = weight.clone().requires_grad_()
+    fused_linear_cross_entropy(hidden.bfloat16(), w, labels).backward()
+    assert w.grad.dtype == torch.float32 and torch.isfinite(w.grad).all()
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("V", [32016, 128256])
+def test_real_size_bf16_gpu(V):
+    """N=4096, H=4096 in bf16: error vs fp64 within 2x torch-in-bf16 (grad_weight 4x: accumulated in bf16
+    over N / chunk_size chunks where torch rounds once), no host sync, default chunk size."""
+    N, H = 4096, 4096
+    hidden, weight, b, labels, weights = make_inputs(N, H, V, dtype=torch.bfloat16, bias=False)
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        out, grads = run(ours, hidden, weight, None, labels, weights, "weighted_mean")
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    ref, ref_grads = run(
+        reference_loss, hidden, weight, None, labels, weights, "weighted_mean", dtype=torch.float64
+    )
+    t_out, t_grads = run(reference_loss, hidden, weight, None, labels, weights, "weighted_mean")
+    err = lambda a, r: (a.double() - r).pow(2).mean().sqrt().item()  # RMS, as in the CPU test
+    half_ulp = torch.finfo(torch.bfloat16).eps / 2 * ref.abs().item()  # the scalar loss rounded to bf16
+    assert err(out, ref) <= 2 * max(err(t_out, ref), half_ulp)
+    assert err(grads[0], ref_grads[0]) <= 2 * err(t_grads[0], ref_grads[0])
+    assert err(grads[1], ref_grads[1]) <= 4 * err(t_grads[1], ref_grads[1])

@@ -1,0 +1,259 @@
+"""Token-weighted cross-entropy (the PKT-SFT objective), on given logits or fused with the lm_head.
+
+    import tl_fast
+    loss = tl_fast.fused_linear_cross_entropy(hidden, lm_head.weight, labels, token_weights)   # () fp32
+    rows = tl_fast.cross_entropy(logits, labels, reduction="none")                            # (N,) fp32
+
+Notation: N tokens, H hidden size, V vocabulary; l_i the per-token loss of row i (kernels/cross_entropy.py
+has smoothing, z-loss and softcap), w_i its token weight, valid_i = (label_i != ignore_index).
+Reductions: "none" -> l (N,); "sum" -> sum_i valid_i l_i; "mean" -> sum_i valid_i l_i / sum_i valid_i;
+"weighted_mean" -> sum_i valid_i w_i l_i / sum_i valid_i w_i (w = 1 without token_weights, i.e. "mean").
+A zero denominator (every row ignored, or every weight 0) gives loss 0 and zero gradients, never NaN.
+Token weights are data: they get no gradient.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+from tl_fast.kernels.cross_entropy import (
+    CEOptions,
+    cross_entropy_bwd,
+    cross_entropy_fwd,
+    linear_cross_entropy_bwd,
+    linear_cross_entropy_fwd,
+)
+
+REDUCTIONS = ("none", "sum", "mean", "weighted_mean")
+
+__all__ = [
+    "CrossEntropyLoss",
+    "FusedLinearCrossEntropyLoss",
+    "cross_entropy",
+    "fused_linear_cross_entropy",
+    "row_coefficients",
+]
+
+
+def row_coefficients(
+    labels: Tensor, token_weights: Tensor | None, reduction: str, ignore_index: int = -100
+) -> Tensor:
+    """(N,) fp32 c with reduced loss = sum_i c_i l_i, computed on device (no host sync)."""
+    if reduction not in REDUCTIONS[1:]:
+        raise ValueError(f"reduction must be one of {REDUCTIONS[1:]} here, got {reduction!r}")
+    valid = (labels != ignore_index).float()
+    if reduction == "sum":
+        return valid
+    w = valid if token_weights is None or reduction == "mean" else valid * token_weights.float()
+    denom = w.sum()
+    return w / torch.where(denom == 0, 1.0, denom)
+
+
+def _options(ignore_index, label_smoothing, z_loss, softcap) -> CEOptions:
+    return CEOptions(
+        ignore_index=ignore_index, label_smoothing=label_smoothing, z_loss=z_loss, softcap=softcap
+    )
+
+
+def _check_common(labels: Tensor, n: int, token_weights: Tensor | None, reduction: str) -> None:
+    if reduction not in REDUCTIONS:
+        raise ValueError(f"reduction must be one of {REDUCTIONS}, got {reduction!r}")
+    if labels.numel() != n:
+        raise ValueError(f"labels must hold one label per row ({n}), got shape {tuple(labels.shape)}")
+    if token_weights is not None and token_weights.shape != labels.shape:
+        raise ValueError(
+            f"token_weights must have the labels' shape {tuple(labels.shape)}, "
+            f"got {tuple(token_weights.shape)}"
+        )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Cross-entropy over given logits
+# ------------------------------------------------------------------------------------------------------------
+
+
+class CrossEntropyFunction(torch.autograd.Function):
+    """logits (N, V) -> per-row loss (N,) fp32. Saves the caller's logits (no copy) and (N, 2) row stats."""
+
+    @staticmethod
+    def forward(ctx, logits: Tensor, labels: Tensor, opts: CEOptions) -> Tensor:
+        loss, stats, _ = cross_entropy_fwd(logits, labels, opts)
+        ctx.save_for_backward(logits, labels, stats)
+        ctx.opts = opts
+        return loss
+
+    @staticmethod
+    def backward(ctx, dloss: Tensor):
+        logits, labels, stats = ctx.saved_tensors
+        dlogits = cross_entropy_bwd(logits, labels, stats, dloss.float().contiguous(), ctx.opts)
+        return dlogits, None, None
+
+
+def cross_entropy(
+    logits: Tensor,
+    labels: Tensor,
+    token_weights: Tensor | None = None,
+    *,
+    ignore_index: int = -100,
+    reduction: str = "weighted_mean",
+    label_smoothing: float = 0.0,
+    z_loss: float = 0.0,
+    softcap: float | None = None,
+) -> Tensor:
+    """Token-weighted cross-entropy over logits (..., V) fp32/bf16/fp16 with labels (...) int64.
+
+    token_weights: (...) float, the labels' shape. Returns () fp32, or (...) fp32 for reduction="none".
+    The caller's logits are never written; the backward allocates a fresh dlogits in the logits dtype.
+    """
+    V = logits.shape[-1]
+    rows = logits.reshape(-1, V)
+    if rows.stride(-1) != 1:
+        rows = rows.contiguous()
+    _check_common(labels, rows.shape[0], token_weights, reduction)
+    flat_labels = labels.reshape(-1).contiguous()
+    opts = _options(ignore_index, label_smoothing, z_loss, softcap)
+    loss = CrossEntropyFunction.apply(rows, flat_labels, opts)
+    if reduction == "none":
+        return loss.view(labels.shape)
+    weights = None if token_weights is None else token_weights.reshape(-1).detach()
+    return (loss * row_coefficients(flat_labels, weights, reduction, ignore_index)).sum()
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Cross-entropy fused with the lm_head
+# ------------------------------------------------------------------------------------------------------------
+
+
+class FusedLinearCrossEntropyFunction(torch.autograd.Function):
+    """Two strategies, one op (both documented in kernels/cross_entropy.py):
+
+    * coef given (any reduction to a scalar): returns sum_i coef_i l_i, shape (). Gradients are computed in
+      the forward, chunk by chunk; the backward only scales them by the upstream scalar, in place in buffers
+      this Function owns, and hands them over, so it can run once (no retain_graph).
+    * coef None (reduction "none"): returns l (N,) fp32 and keeps only (N, 2) row stats; the backward
+      recomputes each chunk's logits for an arbitrary upstream gradient.
+    """
+
+    @staticmethod
+    def forward(ctx, hidden, weight, bias, labels, coef, opts, chunk_size, grad_enabled):
+        # needs_input_grad ignores torch.no_grad() and forward always runs in no-grad mode: hence grad_enabled
+        need = (
+            ctx.needs_input_grad[0],
+            ctx.needs_input_grad[1],
+            bias is not None and ctx.needs_input_grad[2],
+        )
+        ctx.opts, ctx.chunk_size, ctx.need = opts, chunk_size, need
+        ctx.bias_dtype = None if bias is None else bias.dtype
+        grads_now = coef is not None and grad_enabled and any(need)
+        out = linear_cross_entropy_fwd(
+            hidden, weight, bias, labels, opts, coef=coef if grads_now else None, need_grad=need,
+            chunk_size=chunk_size,
+        )  # fmt: skip
+        if coef is not None:
+            ctx.grads = (out.grad_hidden, out.grad_weight, out.grad_bias) if grads_now else None
+            return (out.loss * coef).sum()
+        ctx.save_for_backward(hidden, weight, bias, labels, out.stats)
+        return out.loss
+
+    @staticmethod
+    def backward(ctx, grad_out):
+        if not hasattr(ctx, "grads"):
+            hidden, weight, bias, labels, stats = ctx.saved_tensors
+            gh, gw, gb = linear_cross_entropy_bwd(
+                hidden, weight, bias, labels, stats, grad_out.float().contiguous(), ctx.opts,
+                need_grad=ctx.need, chunk_size=ctx.chunk_size,
+            )  # fmt: skip
+        else:
+            if ctx.grads is None:
+                raise RuntimeError(
+                    "fused_linear_cross_entropy computes its gradients in the forward and hands them over in "
+                    "the first backward; a second backward (retain_graph=True) is not supported"
+                )
+            gh, gw, gb = ctx.grads
+            ctx.grads = None  # drop our reference so autograd can adopt the buffers without a copy
+            g = grad_out.to(torch.float32)
+            for t in (gh, gw, gb):
+                if t is not None:
+                    t.mul_(g)  # no host sync: the scalar stays on the device
+        if gb is not None:
+            gb = gb.to(ctx.bias_dtype)  # accumulated in fp32
+        return gh, gw, gb, None, None, None, None, None
+
+
+def fused_linear_cross_entropy(
+    hidden: Tensor,
+    weight: Tensor,
+    labels: Tensor,
+    token_weights: Tensor | None = None,
+    *,
+    bias: Tensor | None = None,
+    ignore_index: int = -100,
+    reduction: str = "weighted_mean",
+    label_smoothing: float = 0.0,
+    z_loss: float = 0.0,
+    softcap: float | None = None,
+    chunk_size: int | None = None,
+) -> Tensor:
+    """cross_entropy(hidden @ weight^T + bias, labels, token_weights) without the (N, V) logits.
+
+    hidden: (..., H) fp32/bf16/fp16; weight: (V, H); bias: (V,) or None; labels, token_weights: (...).
+    weight and bias are cast to hidden's dtype when they differ (autograd casts their gradients back).
+    Returns () fp32, or (...) fp32 for reduction="none". chunk_size: rows of logits alive at once
+    (default: kernels.cross_entropy.default_chunk_size). Under grad mode with a scalar reduction the gradients
+    are computed during this call (6*N*H*V FLOPs in all); call it under torch.no_grad() for evaluation.
+    """
+    H = hidden.shape[-1]
+    rows = hidden.reshape(-1, H).contiguous()
+    _check_common(labels, rows.shape[0], token_weights, reduction)
+    flat_labels = labels.reshape(-1).contiguous()
+    weight = weight.to(rows.dtype).contiguous()
+    if bias is not None:
+        bias = bias.to(rows.dtype)
+    opts = _options(ignore_index, label_smoothing, z_loss, softcap)
+    if reduction == "none":
+        loss = FusedLinearCrossEntropyFunction.apply(
+            rows, weight, bias, flat_labels, None, opts, chunk_size, torch.is_grad_enabled()
+        )
+        return loss.view(labels.shape)
+    weights = None if token_weights is None else token_weights.reshape(-1).detach()
+    coef = row_coefficients(flat_labels, weights, reduction, ignore_index)
+    return FusedLinearCrossEntropyFunction.apply(
+        rows, weight, bias, flat_labels, coef, opts, chunk_size, torch.is_grad_enabled()
+    )
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Modules
+# ------------------------------------------------------------------------------------------------------------
+
+
+class CrossEntropyLoss(nn.Module):
+    """Module form of `cross_entropy`: forward(logits, labels, token_weights=None)."""
+
+    def __init__(self, *, ignore_index=-100, reduction="weighted_mean", label_smoothing=0.0, z_loss=0.0,
+                 softcap=None):  # fmt: skip
+        super().__init__()
+        self.kwargs = dict(
+            ignore_index=ignore_index, reduction=reduction, label_smoothing=label_smoothing, z_loss=z_loss,
+            softcap=softcap,
+        )  # fmt: skip
+
+    def forward(self, logits: Tensor, labels: Tensor, token_weights: Tensor | None = None) -> Tensor:
+        return cross_entropy(logits, labels, token_weights, **self.kwargs)
+
+
+class FusedLinearCrossEntropyLoss(CrossEntropyLoss):
+    """Module form of `fused_linear_cross_entropy`.
+
+    forward(hidden, weight, labels, token_weights=None, bias=None)
+    """
+
+    def __init__(self, *, chunk_size: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        self.chunk_size = chunk_size
+
+    def forward(self, hidden, weight, labels, token_weights=None, bias=None) -> Tensor:
+        return fused_linear_cross_entropy(
+            hidden, weight, labels, token_weights, bias=bias, chunk_size=self.chunk_size, **self.kwargs
+        )
