@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from tl_fast.train.checkpoint import latest_checkpoint, load_policy_weights, load_trainer_state
+from tl_fast.train.checkpoint import latest_checkpoint, load_policy_weights, load_trainer_state, save_policy
 from tl_fast.train.config import TrainConfig
 from tl_fast.train.report import MetricsLog, write_report
 
@@ -160,6 +160,8 @@ def run(cfg: TrainConfig, should_stop=None) -> RunResult:
                 should_stop=stop,
             )
     if main:
+        if not interrupted:
+            save_policy(policy, tokenizer, run_dir / "final")  # what `python -m tl_fast.eval --model` takes
         header["interrupted"] = str(interrupted)
         report = write_report(run_dir, metrics, header)
         print(f"run folder: {run_dir}  (report: {report})", flush=True)

@@ -1,0 +1,150 @@
+"""TS / PI / CF bookkeeping shared by the three benchmarks.
+
+    results = [ItemResult(id="clean_0", split="clean", scenario="TG", ts=True, pi=True, cf=False), ...]
+    summarize(results)           # {"TS": 100.0, "PI": 100.0, "CF": 0.0, "n": 1}
+
+Notation: TS = tool selection (the right tool), PI = parameter identification (TS and the right parameter
+names), CF = content filling (PI and the right values). Each is a percentage of *all* items of the group, so
+unparsable or skipped predictions count as wrong, and TS >= PI >= CF holds item by item.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass
+class EvalItem:
+    """One benchmark question, benchmark-neutral.
+
+    `messages` is the chat without the tool list ([{"role": "system"|"user", "content": str}]); `tools` is the
+    tool list as JSON-schema dicts ({"name", "description", "parameters"}), so the prompt can be rendered the
+    way training renders it. `gold` is the benchmark's own answer object (see each benchmark module).
+    """
+
+    id: str
+    split: str
+    scenario: str
+    messages: list[dict[str, str]]
+    tools: list[dict[str, Any]]
+    gold: Any
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class ItemResult:
+    """The verdict on one prediction; `category` is the IRM error category from tl_fast.reward.categorize."""
+
+    id: str
+    split: str
+    scenario: str
+    ts: bool
+    pi: bool
+    cf: bool
+    prediction: str = ""
+    category: str | None = None
+    error_type: str | None = None  # BFCL checker label (protocol="bfcl"), None when valid
+    note: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def pct(hits: int, total: int) -> float:
+    return round(100.0 * hits / total, 2) if total else 0.0
+
+
+def summarize(results: Iterable[ItemResult]) -> dict[str, float | int]:
+    """{"TS", "PI", "CF"} in percent of all given items, plus "n"."""
+    results = list(results)
+    n = len(results)
+    return {
+        "TS": pct(sum(r.ts for r in results), n),
+        "PI": pct(sum(r.pi for r in results), n),
+        "CF": pct(sum(r.cf for r in results), n),
+        "n": n,
+    }
+
+
+def by_split(results: Iterable[ItemResult]) -> dict[str, dict[str, float | int]]:
+    groups: dict[str, list[ItemResult]] = {}
+    for r in results:
+        groups.setdefault(r.split, []).append(r)
+    return {split: summarize(rs) for split, rs in groups.items()}
+
+
+def by_scenario(results: Iterable[ItemResult]) -> dict[str, dict[str, dict[str, float | int]]]:
+    """{split: {scenario: {"TS", "PI", "CF", "n"}}}, scenarios in order of first appearance."""
+    groups: dict[str, dict[str, list[ItemResult]]] = {}
+    for r in results:
+        groups.setdefault(r.split, {}).setdefault(r.scenario, []).append(r)
+    return {split: {sc: summarize(rs) for sc, rs in scs.items()} for split, scs in groups.items()}
+
+
+def category_histogram(results: Iterable[ItemResult]) -> dict[str, int]:
+    counts = Counter(r.category for r in results if r.category is not None)
+    return dict(counts.most_common())
+
+
+def error_type_histogram(results: Iterable[ItemResult]) -> dict[str, int]:
+    counts = Counter(r.error_type or "valid" for r in results)
+    return dict(counts.most_common())
+
+
+_ACTION = re.compile(r"Action\s*:[ \t]*(?P<name>[^\n]*?)[ \t]*\n\s*Action[ _]Input\s*:\s*", re.IGNORECASE)
+
+
+def parse_react(text: str) -> tuple[str, Any] | None:
+    """The first `Action: name / Action Input: {...}` pair of a ReAct turn, or None when there is none.
+
+    The input is decoded with raw_decode, so text after the JSON value (an "Observation:" the model went on
+    to invent) is ignored. A value that is not JSON comes back as None in the second slot.
+    """
+    match = _ACTION.search(text)
+    if match is None:
+        return None
+    rest = text[match.end() :]
+    try:
+        value, _ = json.JSONDecoder().raw_decode(rest)
+    except json.JSONDecodeError:
+        value = None
+    return match.group("name").strip(), value
+
+
+def first_call(text: str, tools: list[dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
+    """(name, arguments) of the first tool call in `text`, in any syntax the trainer can render.
+
+    ReAct (`Action:` / `Action Input:`) is read here; other syntaxes (Python calls, JSON objects, tagged
+    calls) go through tl_fast.parse_tool_calls(format="auto"), with positional arguments bound to the tool's
+    parameter names. None when no call can be read or the arguments are not a JSON object.
+    """
+    react = parse_react(text)
+    if react is not None:
+        name, args = react
+        return (name, args) if isinstance(args, dict) else None
+    try:
+        from tl_fast.reward.parse import parse_tool_calls
+    except ImportError:  # the parser ships with tl_fast; only a broken install lands here
+        return None
+    try:
+        calls = parse_tool_calls(text, format="auto")
+    except Exception:  # a ParseError or a syntax the parser rejects: a format error for scoring
+        return None
+    if not calls:
+        return None
+    call = calls[0]
+    params = next((list(_properties(t)) for t in tools if t.get("name") == call.name), [])
+    try:
+        args = call.bind(params) if call.positional else dict(call.arguments)
+    except Exception:  # more positional arguments than parameters
+        return None
+    return call.name, args
+
+
+def _properties(tool: dict[str, Any]) -> dict[str, Any]:
+    return (tool.get("parameters") or {}).get("properties") or {}
