@@ -2,8 +2,9 @@
 
     python -m tl_fast.train --config configs/codellama7b_tl.yaml --sft-max-steps 100
 
-A YAML file gives a whole run (keys are the field names below, flat); command-line flags override it.
-Defaults are the embedded CPU demo; `configs/codellama7b_tl.yaml` holds the paper's settings.
+A YAML file gives a whole run, its keys grouped by section (model, data, mae, render, pkt, sft, ppo, run);
+command-line flags override it. Defaults are the embedded CPU demo (a tiny random-init Llama that learns the call
+format in ~2 minutes); `configs/codellama7b_tl.yaml` holds the paper's settings.
 """
 
 from __future__ import annotations
@@ -75,11 +76,11 @@ class DataConfig:
 
 @dataclass
 class SFTConfig:
-    epochs: int = field(default=1, metadata={"help": "passes over the SFT samples (paper: 1)"})
+    epochs: int = field(default=4, metadata={"help": "passes over the SFT samples (paper: 1)"})
     max_steps: int | None = field(default=None, metadata={"help": "stop after this many optimizer steps"})
     tokens_per_batch: int = field(default=4096, metadata={"help": "packed tokens per micro-batch"})
     grad_accum: int = field(default=1, metadata={"help": "micro-batches per optimizer step"})
-    lr: float = field(default=1e-3, metadata={"help": "peak learning rate (paper, 7B: 1e-6)"})
+    lr: float = field(default=3e-3, metadata={"help": "peak learning rate (paper, 7B: 1e-6)"})
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay (paper: 0.01)"})
     adam_beta2: float = field(default=0.95, metadata={"help": "AdamW beta2 (paper: 0.95)"})
     warmup_ratio: float = field(
