@@ -25,6 +25,10 @@ _LAZY = {
     "ToolCall": "tl_fast.reward.parse",
     "ParseError": "tl_fast.reward.parse",
     "parse_tool_calls": "tl_fast.reward.parse",
+    "categorize": "tl_fast.reward.categorize",
+    "categorize_batch": "tl_fast.reward.categorize",
+    "Verdict": "tl_fast.reward.categorize",
+    "RewardTable": "tl_fast.reward.table",
     # data pipeline (MAE, rendering, PKT weights)
     "load_trajectories": "tl_fast.data",
     "mae_split": "tl_fast.data",

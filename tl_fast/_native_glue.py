@@ -9,7 +9,7 @@ import os
 import warnings
 from types import ModuleType
 
-_EXPECTED_ABI = 1
+_EXPECTED_ABI = 2
 _native: ModuleType | None = None
 _reason: str | None = None
 

@@ -1,0 +1,663 @@
+// Port of BFCL's prompt-mode decoder and AST checker; see bfcl.h. Function names and control flow follow
+// the upstream Python so the two can be read side by side (including its quirks, marked "BFCL:").
+#include "bfcl.h"
+
+#include <cmath>
+#include <optional>
+
+namespace tl_fast {
+
+namespace {
+
+using K = Value::Kind;
+
+// ------------------------------------------------------------------------------------------------
+// Decoder: default_decode_ast_prompting + ast_parse + resolve_ast_call / resolve_ast_by_type
+// ------------------------------------------------------------------------------------------------
+
+// ast.unparse's operator precedence, loosest first (walrus 0 ... atoms 14).
+int precedence(const Expr& e) {
+    if (e.kind == Expr::Kind::Other) {
+        if (e.id == "walrus") return 0;
+        if (e.id == "ifexp") return 1;
+        return e.id == "or" ? 2 : e.id == "and" ? 3 : 5;
+    }
+    if (e.kind == Expr::Kind::Unary) return e.id == "not" ? 4 : 12;
+    if (e.kind == Expr::Kind::BinOp) {
+        const std::string& op = e.id;
+        if (op == "|") return 6;
+        if (op == "^") return 7;
+        if (op == "&") return 8;
+        if (op == "<<" || op == ">>") return 9;
+        if (op == "+" || op == "-") return 10;
+        return op == "**" ? 13 : 11;
+    }
+    return 14;
+}
+
+// ast.unparse for the supported subset (used for calls without keywords and subscripts, as BFCL does).
+std::string unparse(const Expr& e) {
+    auto wrap = [](const Expr& child, int need) {
+        const std::string s = unparse(child);
+        return precedence(child) < need ? "(" + s + ")" : s;
+    };
+    switch (e.kind) {
+        case Expr::Kind::Const: return py_repr(e.value);
+        case Expr::Kind::Ellipsis: return "...";
+        case Expr::Kind::Name: return e.id;
+        case Expr::Kind::Attr: return wrap(e.kids[0], 14) + "." + e.id;
+        case Expr::Kind::Call: {
+            std::string out = wrap(e.kids[0], 14) + "(";
+            bool first = true;
+            for (size_t k = 1; k < e.kids.size(); ++k) out += (first ? "" : ", ") + wrap(e.kids[k], 1), first = false;
+            for (const auto& kw : e.keywords) out += (first ? "" : ", ") + kw.first + "=" + wrap(kw.second, 1), first = false;
+            return out + ")";
+        }
+        case Expr::Kind::List:
+        case Expr::Kind::Tuple:
+        case Expr::Kind::Set: {
+            const char* open = e.kind == Expr::Kind::List ? "[" : e.kind == Expr::Kind::Tuple ? "(" : "{";
+            const char* close = e.kind == Expr::Kind::List ? "]" : e.kind == Expr::Kind::Tuple ? ")" : "}";
+            std::string out = open;
+            for (size_t k = 0; k < e.kids.size(); ++k) out += (k ? ", " : "") + wrap(e.kids[k], 1);
+            if (e.kind == Expr::Kind::Tuple && e.kids.size() == 1) out += ",";
+            return out + close;
+        }
+        case Expr::Kind::Dict: {
+            std::string out = "{";
+            for (size_t k = 0; k < e.kids.size(); ++k) {
+                const Expr& key = e.keys[k];
+                out += k ? ", " : "";
+                out += key.kind == Expr::Kind::Other && key.id == "dstar" ? "**" + wrap(key.kids[0], 6)
+                                                                          : wrap(key, 1) + ": " + wrap(e.kids[k], 1);
+            }
+            return out + "}";
+        }
+        case Expr::Kind::Unary:
+            return e.id == "not" ? "not " + wrap(e.kids[0], 4) : e.id + wrap(e.kids[0], 12);
+        case Expr::Kind::BinOp: {
+            const int p = precedence(e);
+            if (e.id == "**") return wrap(e.kids[0], 14) + " ** " + wrap(e.kids[1], 13);  // right-associative
+            return wrap(e.kids[0], p) + " " + e.id + " " + wrap(e.kids[1], p + 1);
+        }
+        case Expr::Kind::Subscript: {
+            const Expr& index = e.kids[1];
+            std::string inner;
+            if (index.kind == Expr::Kind::Tuple && !index.kids.empty()) {  // a[1, 2]: a bare tuple in brackets
+                for (size_t k = 0; k < index.kids.size(); ++k) inner += (k ? ", " : "") + wrap(index.kids[k], 1);
+                if (index.kids.size() == 1) inner += ",";
+            } else {
+                inner = unparse(index);
+            }
+            return wrap(e.kids[0], 14) + "[" + inner + "]";
+        }
+        case Expr::Kind::Other: {
+            if (e.id == "walrus") return "(" + unparse(e.kids[0]) + ")";  // name not kept; never reached by BFCL
+            if (e.id == "starred") return "*" + wrap(e.kids[0], 10);
+            if (e.id == "bytes" || e.id == "fstring") return e.value.s;  // source text (ast.unparse may differ)
+            if (e.id == "ifexp") return wrap(e.kids[0], 2) + " if " + wrap(e.kids[1], 2) + " else " + wrap(e.kids[2], 1);
+            if (e.id == "compare") {
+                std::string out = wrap(e.kids[0], 6);
+                for (const auto& [op, rhs] : e.keywords) out += " " + op + " " + wrap(rhs, 6);
+                return out;
+            }
+            std::string out;  // ast.unparse raises the required precedence by one per operand of and / or
+            const int p = precedence(e);
+            for (size_t k = 0; k < e.kids.size(); ++k) out += (k ? " " + e.id + " " : "") + wrap(e.kids[k], p + 1 + int(k));
+            return out;
+        }
+    }
+    return "";
+}
+
+int64_t floor_div(int64_t a, int64_t b) {
+    int64_t q = a / b;
+    if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
+    return q;
+}
+
+// BFCL `eval`s binary operations; we compute arithmetic on literals only (names, calls -> failure).
+bool arith(const Expr& e, Value* out) {
+    if (e.kind == Expr::Kind::Const) {
+        *out = e.value;
+        if (out->kind == K::Bool) *out = Value::integer(out->b);
+        return true;
+    }
+    if (e.kind == Expr::Kind::Unary) {
+        Value v;
+        if (e.id == "not" || !arith(e.kids[0], &v)) return false;
+        if (v.kind == K::Int) {
+            if (e.id == "-") {
+                if (v.i == INT64_MIN) return false;
+                v.i = -v.i;
+            } else if (e.id == "~") {
+                v.i = ~v.i;
+            }
+        } else if (v.kind == K::Float && e.id != "~") {
+            if (e.id == "-") v.f = -v.f;
+        } else {
+            return false;
+        }
+        *out = v;
+        return true;
+    }
+    if (e.kind != Expr::Kind::BinOp) return false;
+    Value a, b;
+    if (!arith(e.kids[0], &a) || !arith(e.kids[1], &b)) return false;
+    const std::string& op = e.id;
+    if (a.kind == K::Str || b.kind == K::Str) {
+        if (op == "+" && a.kind == K::Str && b.kind == K::Str) return *out = Value::str(a.s + b.s), true;
+        if (op == "*" && (a.kind == K::Int || b.kind == K::Int)) {
+            const Value& s = a.kind == K::Str ? a : b;
+            const int64_t n = a.kind == K::Int ? a.i : b.i;
+            if (n > 0 && s.s.size() * size_t(n) > kMaxInputBytes) return false;
+            std::string r;
+            for (int64_t k = 0; k < n; ++k) r += s.s;
+            return *out = Value::str(r), true;
+        }
+        return false;
+    }
+    if (!(a.kind == K::Int || a.kind == K::Float) || !(b.kind == K::Int || b.kind == K::Float)) return false;
+    if (a.kind == K::Int && b.kind == K::Int && op != "/") {
+        int64_t r = 0;
+        if (op == "+") {
+            if (__builtin_add_overflow(a.i, b.i, &r)) return false;
+        } else if (op == "-") {
+            if (__builtin_sub_overflow(a.i, b.i, &r)) return false;
+        } else if (op == "*") {
+            if (__builtin_mul_overflow(a.i, b.i, &r)) return false;
+        } else if (op == "//" || op == "%") {
+            if (b.i == 0 || (a.i == INT64_MIN && b.i == -1)) return false;
+            r = op == "//" ? floor_div(a.i, b.i) : a.i - floor_div(a.i, b.i) * b.i;
+        } else if (op == "**") {
+            if (b.i < 0) {
+                if (a.i == 0) return false;
+                return *out = Value::real(std::pow(double(a.i), double(b.i))), true;
+            }
+            r = 1;
+            for (int64_t k = 0; k < b.i; ++k) {
+                if (__builtin_mul_overflow(r, a.i, &r)) return false;
+                if (r == 0 || r == 1) break;
+                if (r == -1) {
+                    r = (b.i % 2 == 0) ? 1 : -1;
+                    break;
+                }
+            }
+        } else {
+            return false;
+        }
+        return *out = Value::integer(r), true;
+    }
+    const double x = a.as_double(), y = b.as_double();
+    double r;
+    if (op == "+") r = x + y;
+    else if (op == "-") r = x - y;
+    else if (op == "*") r = x * y;
+    else if (op == "/") {
+        if (y == 0) return false;
+        r = x / y;
+    } else if (op == "//") {
+        if (y == 0) return false;
+        r = std::floor(x / y);
+    } else if (op == "%") {
+        if (y == 0) return false;
+        r = std::fmod(x, y);
+        if (r != 0 && ((r < 0) != (y < 0))) r += y;
+    } else if (op == "**") {
+        if (x == 0 && y < 0) return false;
+        if (x < 0 && y != std::floor(y)) return false;  // Python gives a complex number
+        r = std::pow(x, y);
+    } else {
+        return false;
+    }
+    return *out = Value::real(r), true;
+}
+
+// Both consume their Expr: constants are moved, not copied, into the resolved values.
+bool resolve_call(Expr& call, BfclCall* out);
+
+bool resolve(Expr& e, Value* out) {
+    switch (e.kind) {
+        case Expr::Kind::Const: *out = std::move(e.value); return true;
+        case Expr::Kind::Ellipsis: *out = Value::str("..."); return true;
+        case Expr::Kind::Unary: {  // BFCL: `-value.operand.value`, whatever the operator
+            const Expr& operand = e.kids[0];
+            if (operand.kind != Expr::Kind::Const) return false;
+            const Value& v = operand.value;
+            if (v.kind == K::Int) return *out = Value::integer(-v.i), true;
+            if (v.kind == K::Float) return *out = Value::real(-v.f), true;
+            if (v.kind == K::Bool) return *out = Value::integer(-int64_t(v.b)), true;
+            return false;
+        }
+        case Expr::Kind::List:
+        case Expr::Kind::Tuple: {
+            out->kind = e.kind == Expr::Kind::List ? K::List : K::Tuple;
+            out->items.resize(e.kids.size());
+            for (size_t k = 0; k < e.kids.size(); ++k)
+                if (!resolve(e.kids[k], &out->items[k])) return false;
+            return true;
+        }
+        case Expr::Kind::Dict: {
+            out->kind = K::Dict;
+            for (size_t k = 0; k < e.kids.size(); ++k) {
+                Value key, value;
+                if (!resolve(e.keys[k], &key) || !resolve(e.kids[k], &value)) return false;
+                if (!py_hashable(key)) return false;
+                out->set(std::move(key), std::move(value));
+            }
+            return true;
+        }
+        case Expr::Kind::BinOp: return arith(e, out);
+        case Expr::Kind::Name: *out = Value::str(e.id); return true;
+        case Expr::Kind::Call: {
+            if (e.keywords.empty()) return *out = Value::str(unparse(e)), true;
+            BfclCall inner;
+            if (!resolve_call(e, &inner)) return false;
+            out->kind = K::Dict;
+            out->set(Value::str(inner.name), std::move(inner.args));
+            return true;
+        }
+        case Expr::Kind::Subscript:  // BFCL: unparse(value) + "[" + unparse(slice) + "]", tuples parenthesized
+            *out = Value::str(unparse(e.kids[0]) + "[" + unparse(e.kids[1]) + "]");
+            return true;
+        default: return false;  // Attribute, Set: "Unsupported AST type"
+    }
+}
+
+bool resolve_call(Expr& call, BfclCall* out) {
+    std::vector<const std::string*> parts;
+    const Expr* f = &call.kids[0];
+    while (f->kind == Expr::Kind::Attr) parts.push_back(&f->id), f = &f->kids[0];
+    if (f->kind == Expr::Kind::Name) parts.push_back(&f->id);
+    out->name.clear();
+    for (size_t k = parts.size(); k-- > 0;) out->name += *parts[k] + (k ? "." : "");
+    out->args = Value();
+    out->args.kind = K::Dict;
+    out->args.keys.reserve(call.keywords.size());
+    out->args.items.reserve(call.keywords.size());
+    for (auto& kw : call.keywords) {  // BFCL: positional arguments are dropped
+        Value v;
+        if (!resolve(kw.second, &v)) return false;
+        out->args.set(Value::str(kw.first), std::move(v));
+    }
+    return true;
+}
+
+// ------------------------------------------------------------------------------------------------
+// Checker
+// ------------------------------------------------------------------------------------------------
+
+std::optional<K> python_type(const std::string& t) {
+    if (t == "string" || t == "any") return K::Str;
+    if (t == "integer") return K::Int;
+    if (t == "float") return K::Float;
+    if (t == "boolean") return K::Bool;
+    if (t == "array" || t == "tuple") return K::List;
+    if (t == "dict") return K::Dict;
+    return std::nullopt;
+}
+
+bool is_empty_str(const Value& v) { return v.kind == K::Str && v.s.empty(); }
+
+bool py_in(const Value& v, const std::vector<Value>& options) {
+    for (const Value& o : options)
+        if (py_equal(v, o)) return true;
+    return false;
+}
+
+// BFCL iterates `possible_answer[i]` with range(len(...)): a list's items, a string's characters.
+std::vector<Value> elements(const Value& v) {
+    if (v.kind == K::List || v.kind == K::Tuple) return v.items;
+    std::vector<Value> out;
+    if (v.kind == K::Str)
+        for (size_t k = 0; k < v.s.size();) {
+            size_t n = 1;
+            const unsigned char c = (unsigned char)v.s[k];
+            if (c >= 0xF0) n = 4;
+            else if (c >= 0xE0) n = 3;
+            else if (c >= 0xC0) n = 2;
+            out.push_back(Value::str(v.s.substr(k, n)));
+            k += n;
+        }
+    return out;
+}
+
+const Value* dict_find(const Value& d, const Value& key) {
+    for (size_t k = 0; k < d.keys.size(); ++k)
+        if (py_equal(d.keys[k], key)) return &d.items[k];
+    return nullptr;
+}
+
+struct Check {
+    bool valid = true;
+    std::string error_type;
+    Category category = Category::Correct;
+    bool is_variable = false;
+};
+
+Check invalid(std::string error_type, Category c = Category::ValueError) {
+    Check r;
+    r.valid = false;
+    r.error_type = std::move(error_type);
+    r.category = c;
+    return r;
+}
+
+std::optional<K> possible_answer_type(const std::vector<Value>& possible) {
+    for (const Value& a : possible)
+        if (!is_empty_str(a)) return a.kind;
+    return std::nullopt;
+}
+
+Check type_checker(const Value& value, const std::vector<Value>& possible, K expected, std::optional<K> nested) {
+    Check result;
+    result.error_type = "type_error:simple";
+    const std::optional<K> pat = possible_answer_type(possible);
+    const bool is_variable = pat && *pat != expected;
+    if (value.kind == expected) {
+        if (!nested) {
+            result.is_variable = is_variable;
+            return result;
+        }
+        for (const Value& item : possible) {
+            bool flag = true;
+            if (item.kind == K::List) {
+                for (const Value& v : value.items) {
+                    if (!type_checker(v, item.items, *nested, std::nullopt).valid) {
+                        flag = false;
+                        break;
+                    }
+                }
+            }
+            if (flag) {
+                Check ok;
+                ok.is_variable = is_variable;
+                return ok;
+            }
+        }
+        result.valid = false;
+        result.error_type = "type_error:nested";
+        result.category = Category::ValueError;
+    }
+    if (pat && value.kind == *pat) {  // BFCL: returns `result` as is, invalid when the nested check failed
+        result.is_variable = true;
+        return result;
+    }
+    return invalid("type_error:simple");
+}
+
+Check string_checker(const Value& value, const GoldParam& gold) {
+    const std::string v = bfcl_standardize(value.s);
+    for (const std::string& p : gold.standardized)
+        if (p == v) return {};
+    return invalid("value_error:string");
+}
+
+Value standardized(const Value& v) { return v.kind == K::Str ? Value::str(bfcl_standardize(v.s)) : v; }
+
+Check list_checker(const Value& value, const std::vector<Value>& possible) {
+    Value model = Value::seq(K::List, value.items);
+    for (Value& item : model.items) item = standardized(item);
+    for (const Value& p : possible) {
+        Value candidate = Value::seq(K::List, elements(p));
+        for (Value& item : candidate.items) item = standardized(item);
+        if (py_equal(model, candidate)) return {};
+    }
+    return invalid("value_error:list/tuple");
+}
+
+Check dict_checker(const Value& model, const std::vector<Value>& possible) {
+    Check result = invalid("dict_checker:unclear");
+    for (const Value& answer : possible) {
+        if (is_empty_str(answer)) continue;
+        result = invalid("dict_checker:unclear");
+        bool flag = true;
+        for (size_t k = 0; k < model.keys.size(); ++k) {
+            const Value* options = answer.kind == K::Dict ? dict_find(answer, model.keys[k]) : nullptr;
+            if (!options) {
+                result = invalid("value_error:dict_key");
+                flag = false;
+                break;
+            }
+            std::vector<Value> std_options = elements(*options);
+            for (Value& o : std_options) o = standardized(o);
+            if (!py_in(standardized(model.items[k]), std_options)) {
+                result = invalid("value_error:dict_value");
+                flag = false;
+                break;
+            }
+        }
+        if (answer.kind == K::Dict) {
+            for (size_t k = 0; k < answer.keys.size(); ++k) {
+                if (!dict_find(model, answer.keys[k]) && !py_in(Value::str(""), elements(answer.items[k]))) {
+                    result = invalid("value_error:dict_key");
+                    flag = false;
+                    break;
+                }
+            }
+        }
+        if (flag) return {};
+    }
+    return result;
+}
+
+Check list_dict_checker(const Value& model, const std::vector<Value>& possible) {
+    Check result = invalid("list_dict_checker:unclear");
+    for (const Value& answer : possible) {
+        const std::vector<Value> dicts = elements(answer);
+        if (model.items.size() != dicts.size()) {
+            result = invalid("value_error:list_dict_count");
+            continue;
+        }
+        bool flag = true;
+        for (size_t k = 0; k < model.items.size(); ++k) {
+            if (model.items[k].kind != K::Dict) {
+                result = invalid("list_dict_checker:unclear");
+                flag = false;
+                break;
+            }
+            result = dict_checker(model.items[k], {dicts[k]});
+            if (!result.valid) {
+                flag = false;
+                break;
+            }
+        }
+        if (flag) return {};
+    }
+    return result;
+}
+
+Check simple_function_checker(const ToolSchema* tool, const BfclCall& model, const GoldCall& answer,
+                              const Problem& problem) {
+    if (!tool) return invalid("checker:function_not_in_tools", Category::ToolHallucination);
+    if (model.name != tool->name)
+        return invalid("simple_function_checker:wrong_func_name",
+                       problem.find_tool(model.name) ? Category::WrongTool : Category::ToolHallucination);
+    const Value& params = model.args;
+    for (const std::string& r : tool->required)
+        if (!params.get(r)) return invalid("simple_function_checker:missing_required", Category::ParamMissing);
+    for (size_t k = 0; k < params.keys.size(); ++k) {
+        const std::string& name = params.keys[k].s;
+        const ParamSchema* schema = tool->find(name);
+        const GoldParam* gold = answer.find(name);
+        if (!schema || !gold)
+            return invalid("simple_function_checker:unexpected_param",
+                           schema ? Category::ParamRedundant : Category::ParamHallucination);
+        const std::optional<K> expected = python_type(schema->type);
+        if (!expected) return invalid("checker:unsupported_type");
+        std::optional<K> nested;
+        if (schema->type == "array" || schema->type == "tuple") {
+            nested = schema->has_item_type ? python_type(schema->item_type) : std::nullopt;
+            if (!nested) return invalid("checker:unsupported_type");
+        }
+        const Value* given = &params.items[k];
+        Value converted;  // only tuples (-> list) and ints for floats (-> float) are copied
+        if (schema->type == "tuple" && given->kind == K::Tuple) {
+            converted = *given;
+            converted.kind = K::List;
+            given = &converted;
+        } else if (schema->type == "float" && given->kind == K::Int) {
+            converted = Value::real(double(given->i));
+            given = &converted;
+        }
+        const Value& value = *given;
+        const Check tc = type_checker(value, gold->accepted, *expected, nested);
+        if (!tc.valid) return tc;
+        if (!tc.is_variable) {
+            if (*expected == K::Dict) {
+                const Check r = dict_checker(value, gold->accepted);
+                if (!r.valid) return r;
+                continue;
+            }
+            if (*expected == K::List && nested == K::Dict) {
+                const Check r = list_dict_checker(value, gold->accepted);
+                if (!r.valid) return r;
+                continue;
+            }
+            if (*expected == K::Str) {
+                const Check r = string_checker(value, *gold);
+                if (!r.valid) return r;
+                continue;
+            }
+            if (*expected == K::List) {
+                const Check r = list_checker(value, gold->accepted);
+                if (!r.valid) return r;
+                continue;
+            }
+        }
+        if (!py_in(value, gold->accepted)) return invalid("value_error:others");
+    }
+    for (const GoldParam& g : answer.params)
+        if (!params.get(g.name) && !g.optional)
+            return invalid("simple_function_checker:missing_optional", Category::ParamMissing);
+    return {};
+}
+
+Check parallel_function_checker_no_order(const std::vector<BfclCall>& model, const Problem& problem) {
+    if (model.size() != problem.gold.size())
+        return invalid("parallel_function_checker_no_order:wrong_count", Category::CountMismatch);
+    std::vector<bool> matched(model.size(), false);
+    for (const GoldCall& answer : problem.gold) {
+        const ToolSchema* tool = problem.find_tool(answer.name);
+        bool found = false;
+        std::optional<Check> first_error;
+        for (size_t k = 0; k < model.size() && !found; ++k) {
+            if (matched[k]) continue;
+            const Check r = simple_function_checker(tool, model[k], answer, problem);
+            if (r.valid) matched[k] = found = true;
+            else if (!first_error) first_error = r;
+        }
+        if (!found)
+            return invalid("parallel_function_checker_no_order:cannot_find_match",
+                           first_error ? first_error->category : Category::CountMismatch);
+    }
+    return {};
+}
+
+Check ast_checker(const std::vector<BfclCall>& model, const Problem& problem) {
+    const std::string& cat = problem.bfcl_category;
+    if (cat.find("parallel") != std::string::npos) return parallel_function_checker_no_order(model, problem);
+    if (cat.find("multiple") != std::string::npos) {
+        if (model.size() != problem.gold.size())
+            return invalid("multiple_function_checker:wrong_count", Category::CountMismatch);
+        return simple_function_checker(problem.find_tool(problem.gold[0].name), model[0], problem.gold[0], problem);
+    }
+    if (model.size() != 1) return invalid("simple_function_checker:wrong_count", Category::CountMismatch);
+    const ToolSchema* tool = problem.tools.empty() ? nullptr : &problem.tools[0];
+    return simple_function_checker(tool, model[0], problem.gold[0], problem);
+}
+
+uint32_t lower_cp(uint32_t c) {
+    if (c < 0x80) return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+    if ((c >= 0xC0 && c <= 0xDE && c != 0xD7) || (c >= 0x391 && c <= 0x3AB && c != 0x3A2) || (c >= 0x410 && c <= 0x42F) ||
+        (c >= 0xFF21 && c <= 0xFF3A))
+        return c + 32;
+    if (c >= 0x400 && c <= 0x40F) return c + 80;
+    if (c >= 0x531 && c <= 0x556) return c + 48;
+    if (c == 0x386) return 0x3AC;
+    if (c >= 0x388 && c <= 0x38A) return c + 37;
+    if (c == 0x38C) return 0x3CC;
+    if (c == 0x38E || c == 0x38F) return c + 63;
+    if (c == 0x178) return 0xFF;
+    if (c >= 0x100 && c <= 0x17F && c != 0x130 && c != 0x138 && c != 0x149) {
+        const bool odd_upper = (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E);
+        if (odd_upper ? (c % 2 == 1) : (c % 2 == 0)) return c + 1;
+    }
+    return c;
+}
+
+}  // namespace
+
+std::string bfcl_standardize(std::string_view s) {
+    std::string out;
+    out.reserve(s.size());
+    for (size_t k = 0; k < s.size();) {
+        const unsigned char c = (unsigned char)s[k];
+        if (c < 0x80) {
+            ++k;
+            if (c == ' ' || c == ',' || c == '.' || c == '/' || c == '-' || c == '_' || c == '*' || c == '^') continue;
+            out += c == '\'' ? '"' : char(lower_cp(c));
+            continue;
+        }
+        size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        if (k + n > s.size()) n = s.size() - k;
+        uint32_t cp = c & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
+        for (size_t m = 1; m < n; ++m) cp = (cp << 6) | ((unsigned char)s[k + m] & 0x3F);
+        const uint32_t lower = lower_cp(cp);
+        if (lower == cp) {
+            out.append(s.substr(k, n));
+        } else if (lower < 0x800) {
+            out += char(0xC0 | (lower >> 6));
+            out += char(0x80 | (lower & 0x3F));
+        } else {
+            out += char(0xE0 | (lower >> 12));
+            out += char(0x80 | ((lower >> 6) & 0x3F));
+            out += char(0x80 | (lower & 0x3F));
+        }
+        k += n;
+    }
+    return out;
+}
+
+bool bfcl_decode(std::string_view text, std::vector<BfclCall>* out) {
+    size_t bad;
+    if (text.size() > kMaxInputBytes || !valid_utf8(text, &bad) || text.find('\0') != std::string_view::npos)
+        return false;
+    auto strip_char = [](char c) { return c == '`' || c == '\n' || c == ' '; };
+    size_t b = 0, e = text.size();
+    while (b < e && strip_char(text[b])) ++b;
+    while (e > b && strip_char(text[e - 1])) --e;
+    std::string src(text.substr(b, e - b));
+    if (src.empty() || src.front() != '[') src.insert(src.begin(), '[');
+    if (src.back() != ']') src.push_back(']');
+    // BFCL then applies .strip().strip("'"): no-ops on a string that starts with '[' and ends with ']'.
+    Expr body;
+    ParseError err;
+    if (!parse_python_expression(src, 0, &body, &err)) return false;
+    if (body.kind != Expr::Kind::List) return false;
+    out->reserve(body.kids.size());
+    for (Expr& element : body.kids) {
+        if (element.kind != Expr::Kind::Call) return false;
+        BfclCall call;
+        if (!resolve_call(element, &call)) return false;
+        out->push_back(std::move(call));
+    }
+    return true;
+}
+
+BfclResult bfcl_check(std::string_view prediction, const Problem& problem) {
+    BfclResult out;
+    std::vector<BfclCall> calls;
+    if (!bfcl_decode(prediction, &calls)) {
+        out.error_type = "ast_decoder:decoder_failed";
+        out.category = Category::FormatError;
+        return out;
+    }
+    const Check r = ast_checker(calls, problem);
+    out.valid = r.valid;
+    out.error_type = r.valid ? "" : r.error_type;
+    out.category = r.valid ? Category::Correct : r.category;
+    return out;
+}
+
+}  // namespace tl_fast

@@ -1,0 +1,191 @@
+"""Error category and rule reward of a predicted tool call (IRM-PPO's reward; BFCL's AST checker).
+
+    from tl_fast.reward import categorize, categorize_batch
+    tools = [{"name": "get_weather", "parameters": {"type": "object",
+              "properties": {"city": {"type": "string"}}, "required": ["city"]}}]
+    v = categorize("get_weather(city='Paris')", tools, "get_weather(city='Paris')")
+    v.correct, v.category, v.reward              # True, 'correct', 1.0
+    vs = categorize_batch(texts, tools_list, golds, num_threads=2)  # C++ threads, GIL released
+
+protocol="tl" (TL-Training's categories, table.py): gold is a call string, {"name", "arguments"}, BFCL's
+{name: {param: [acceptable values]}} ("" = may be omitted), or a list of these for parallel calls (matched
+order-free, the worst pair decides). Values compare typed: 1 == 1.0, True != 1, lists == tuples; strings
+exactly, or with string_match="normalize" after trimming, collapsing whitespace and lower-casing ASCII.
+protocol="bfcl": BFCL's prompt-mode decoder + AST checker; gold is BFCL's `ground_truth` list and
+`bfcl_category` its test category; Verdict.error_type is BFCL's first error label (None when valid).
+
+For many predictions against fixed problems (PPO prompts, an eval set), `prepare` once and call
+`categorize_prepared`: building the problems is the Python-bound part of a batch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tl_fast._native_glue import native_module
+from tl_fast.reward import _py_categorize
+from tl_fast.reward.table import CATEGORIES, RewardTable
+
+_DEFAULT_TABLE = RewardTable()
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """correct: the call is right; category: one of table.CATEGORIES; reward: its table value;
+    error_type: BFCL's error label under protocol="bfcl" (None when valid, always None under "tl")."""
+
+    correct: bool
+    category: str
+    reward: float
+    error_type: str | None = None
+
+
+class Prepared:
+    """Problems (tools + gold) built once for `categorize_prepared`; identical object pairs are shared."""
+
+    def __init__(
+        self,
+        tools_list: Sequence[list[dict]],
+        golds: Sequence[Any],
+        *,
+        protocol: str = "tl",
+        bfcl_category: str | None = None,
+        string_match: str = "exact",
+        backend: str = "native",
+    ):
+        if backend not in ("native", "python"):
+            raise ValueError(f"unknown backend {backend!r}; expected 'native' or 'python'")
+        if len(tools_list) != len(golds):
+            raise ValueError(f"got {len(tools_list)} tool lists but {len(golds)} golds")
+        native = native_module() if backend == "native" else None
+        self._native = None
+        self._python: list[_py_categorize.Problem] = []
+        if native is not None:
+            self._native = native.ProblemSet(
+                list(tools_list), list(golds), protocol, bfcl_category or "", string_match
+            )
+        else:
+            seen: dict[tuple[int, int], _py_categorize.Problem] = {}
+            for k, (tools, gold) in enumerate(zip(tools_list, golds, strict=True)):
+                key = (id(tools), id(gold))
+                if key not in seen:
+                    try:
+                        seen[key] = _py_categorize.build_problem(
+                            tools,
+                            gold,
+                            protocol=protocol,
+                            bfcl_category=bfcl_category,
+                            string_match=string_match,
+                        )
+                    except ValueError as exc:
+                        raise ValueError(f"item {k}: {exc}") from None
+                self._python.append(seen[key])
+
+    @property
+    def backend(self) -> str:
+        return "native" if self._native is not None else "python"
+
+    def __len__(self) -> int:
+        return len(self._native) if self._native is not None else len(self._python)
+
+
+def prepare(
+    tools_list: Sequence[list[dict]],
+    golds: Sequence[Any],
+    *,
+    protocol: str = "tl",
+    bfcl_category: str | None = None,
+    string_match: str = "exact",
+    backend: str = "native",
+) -> Prepared:
+    """Build the problems of a batch once (see `categorize_prepared`)."""
+    return Prepared(
+        tools_list,
+        golds,
+        protocol=protocol,
+        bfcl_category=bfcl_category,
+        string_match=string_match,
+        backend=backend,
+    )
+
+
+def categorize_prepared(
+    predictions: Sequence[str],
+    prepared: Prepared,
+    *,
+    table: RewardTable | None = None,
+    num_threads: int | None = None,
+) -> list[Verdict]:
+    """One Verdict per prediction against the prepared problem at the same index.
+
+    num_threads: C++ threads (None = all cores); the GIL is released while they run. The Python backend
+    runs sequentially.
+    """
+    if len(predictions) != len(prepared):
+        raise ValueError(f"got {len(predictions)} predictions for {len(prepared)} problems")
+    rewards = (table or _DEFAULT_TABLE).values()
+    if prepared._native is not None:
+        native = native_module()
+        unique, which = native.categorize_set(list(predictions), prepared._native, rewards, num_threads or 0)
+        verdicts = [Verdict(c, CATEGORIES[k], r, e) for c, k, r, e in unique]
+        return [verdicts[i] for i in which]
+    cache: dict[tuple, Verdict] = {}
+    out = []
+    for text, problem in zip(predictions, prepared._python, strict=True):
+        correct, category, error_type = _py_categorize.categorize(text, problem, rewards)
+        key = (correct, category, error_type)
+        if key not in cache:
+            cache[key] = Verdict(correct, category, rewards[CATEGORIES.index(category)], error_type)
+        out.append(cache[key])
+    return out
+
+
+def categorize_batch(
+    predictions: Sequence[str],
+    tools_list: Sequence[list[dict]],
+    golds: Sequence[Any],
+    *,
+    protocol: str = "tl",
+    bfcl_category: str | None = None,
+    backend: str = "native",
+    num_threads: int | None = None,
+    table: RewardTable | None = None,
+    string_match: str = "exact",
+) -> list[Verdict]:
+    """categorize() over a batch: predictions[k] against tools_list[k] and golds[k]."""
+    prepared = prepare(
+        tools_list,
+        golds,
+        protocol=protocol,
+        bfcl_category=bfcl_category,
+        string_match=string_match,
+        backend=backend,
+    )
+    return categorize_prepared(predictions, prepared, table=table, num_threads=num_threads)
+
+
+def categorize(
+    prediction: str,
+    tools: list[dict],
+    gold: Any,
+    *,
+    protocol: str = "tl",
+    bfcl_category: str | None = None,
+    table: RewardTable | None = None,
+    string_match: str = "exact",
+    backend: str = "native",
+) -> Verdict:
+    """The Verdict of one prediction (see the module docstring for protocols and gold forms)."""
+    return categorize_batch(
+        [prediction],
+        [tools],
+        [gold],
+        protocol=protocol,
+        bfcl_category=bfcl_category,
+        backend=backend,
+        num_threads=1,
+        table=table,
+        string_match=string_match,
+    )[0]
