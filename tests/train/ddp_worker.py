@@ -38,3 +38,4 @@ if dist.get_rank() == 0:
         )
     )
 dist.barrier()
+dist.destroy_process_group()  # a gloo group left for interpreter teardown can abort the process

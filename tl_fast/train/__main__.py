@@ -18,8 +18,12 @@ from tl_fast.train.runner import run
 
 
 def main(argv: list[str] | None = None) -> int:
+    import torch.distributed as dist
+
     cfg = parse_args(argv)
     result = run(cfg)
+    if dist.is_initialized():  # a gloo/NCCL group left for interpreter teardown can abort the process
+        dist.destroy_process_group()
     return 130 if result.interrupted else 0
 
 
