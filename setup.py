@@ -7,7 +7,7 @@ TL_FAST_NO_NATIVE=1 pip install .  # no compiler needed; the pure-Python twins a
 import os
 from pathlib import Path
 
-from setuptools import find_packages, setup
+from setuptools import find_namespace_packages, setup
 
 ROOT = Path(__file__).parent
 NO_NATIVE = os.environ.get("TL_FAST_NO_NATIVE", "0") not in ("", "0")
@@ -31,14 +31,16 @@ def native_extensions():
 
 
 ext_modules, cmdclass = native_extensions()
-packages = find_packages(include=["tl_fast", "tl_fast.*"]) + ["tl_fast.kernels"]
+# Asset folders (tokenizer, vendored data, benchmarks) are data-only namespace packages.
+packages = find_namespace_packages(include=["tl_fast*"], exclude=["tl_fast.kernels*", "*__pycache__*"])
+packages.append("tl_fast.kernels")
 
 setup(
     packages=sorted(set(packages)),
     # The Triton kernels live at the top level (kernels/) and ship inside the wheel as tl_fast.kernels.
     # tl_fast/kernels is a symlink to ../kernels so a source checkout imports the very same files.
     package_dir={"tl_fast.kernels": "kernels"},
-    package_data={"tl_fast": ["assets/**/*"]},
+    package_data={"tl_fast.assets": ["**/*"]},
     include_package_data=True,
     ext_modules=ext_modules,
     cmdclass=cmdclass,
