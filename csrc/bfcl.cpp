@@ -278,7 +278,7 @@ bool resolve_call(Expr& call, BfclCall* out) {
     for (auto& kw : call.keywords) {  // BFCL: positional arguments are dropped
         Value v;
         if (!resolve(kw.second, &v)) return false;
-        out->args.set(Value::str(kw.first), std::move(v));
+        out->args.set(Value::str(std::move(kw.first)), std::move(v));  // the Expr is consumed
     }
     return true;
 }
@@ -330,15 +330,16 @@ const Value* dict_find(const Value& d, const Value& key) {
 
 struct Check {
     bool valid = true;
-    std::string error_type;
+    // Always a string literal: a std::string here cost a heap allocation per checked parameter.
+    const char* error_type = "";
     Category category = Category::Correct;
     bool is_variable = false;
 };
 
-Check invalid(std::string error_type, Category c = Category::ValueError) {
+Check invalid(const char* error_type, Category c = Category::ValueError) {
     Check r;
     r.valid = false;
-    r.error_type = std::move(error_type);
+    r.error_type = error_type;
     r.category = c;
     return r;
 }

@@ -19,7 +19,7 @@ constexpr std::string_view kPythonKeywords[] = {
 bool is_keyword(std::string_view id) {
     if (id.size() < 2 || id.size() > 8 || id[0] < 'a' || id[0] > 'y') return false;
     for (std::string_view k : kPythonKeywords)
-        if (id == k) return true;
+        if (k[0] == id[0] && id == k) return true;  // first byte before memcmp: most ids differ there
     return false;
 }
 
@@ -141,7 +141,9 @@ class PyParser {
 
     // The keyword `word` at the cursor (not a prefix of a longer name)?
     bool at_keyword(std::string_view word) const {
-        return src_.substr(pos_, word.size()) == word && !id_char(peek(word.size()));
+        // First byte inline: this runs several times per operand and rarely matches.
+        return peek() == (unsigned char)word[0] && src_.substr(pos_, word.size()) == word &&
+               !id_char(peek(word.size()));
     }
 
     Expr make_node(Expr::Kind kind, std::string id, size_t start, Expr first) {
@@ -487,6 +489,8 @@ class PyParser {
             Expr value;
             if (!expression(&value)) return false;
             if (is_kw) {  // a repeated keyword parses (as in ast.parse); call_from_expr rejects it
+                // One allocation for typical calls: growing 1->2->4->8 would move every (large) Expr each time.
+                if (call->keywords.empty()) call->keywords.reserve(8);
                 call->keywords.emplace_back(std::string(id), std::move(value));
                 seen_keyword = true;
             } else {
