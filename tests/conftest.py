@@ -1,5 +1,6 @@
 """Test setup: Triton kernels run on the CPU through the interpreter when no GPU is present."""
 
+import math
 import os
 
 import pytest
@@ -17,3 +18,27 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip_gpu)
+
+
+def nan_empty(shape, dtype, device):
+    return torch.full(shape, math.nan, dtype=dtype, device=device)
+
+
+@pytest.fixture
+def nan_kernel_outputs(monkeypatch):
+    """Kernel output buffers start as NaN, so an element a kernel forgets to write fails the comparison."""
+    import tl_fast.kernels.cross_entropy as ce
+    import tl_fast.kernels.ppo as ppo
+
+    monkeypatch.setattr(ce, "_empty", nan_empty)
+    monkeypatch.setattr(ppo, "_empty", nan_empty)
+
+
+@pytest.fixture(params=["triton", "torch"])
+def kernel_path(request, monkeypatch):
+    """'triton': the kernels (CUDA, or the interpreter on CPU); 'torch': the pure-PyTorch path (CPU only)."""
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("TRITON_INTERPRET", "1" if request.param == "triton" else "0")
+    elif request.param == "torch":
+        pytest.skip("the torch path serves CPU tensors only")
+    return request.param

@@ -8,8 +8,6 @@ pure-PyTorch path ("torch"). Output buffers are poisoned with NaN so that an unw
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -26,19 +24,7 @@ OPTION_SETS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def poison(monkeypatch):
-    monkeypatch.setattr(ce, "_empty", lambda shape, dtype, device: torch.full(shape, math.nan, dtype=dtype,
-                                                                              device=device))  # fmt: skip
-
-
-@pytest.fixture(params=["triton", "torch"])
-def path(request, monkeypatch):
-    if not torch.cuda.is_available():
-        monkeypatch.setenv("TRITON_INTERPRET", "1" if request.param == "triton" else "0")
-    elif request.param == "torch":
-        pytest.skip("the torch path serves CPU tensors only")
-    return request.param
+pytestmark = pytest.mark.usefixtures("nan_kernel_outputs")
 
 
 def device() -> str:
@@ -100,7 +86,7 @@ def reference(logits, labels, weights, reduction, upstream=None, **kw):
 @pytest.mark.parametrize("reduction", ["none", "sum", "mean", "weighted_mean"])
 @pytest.mark.parametrize("options", list(OPTION_SETS))
 @pytest.mark.parametrize("shape", [(3, 423), (17, 1000)])
-def test_matches_fp64_reference(path, shape, options, reduction, monkeypatch):
+def test_matches_fp64_reference(kernel_path, shape, options, reduction, monkeypatch):
     monkeypatch.setattr(ce, "MAX_BLOCK_V", 128)  # several blocks per row, the last one partial
     kw = OPTION_SETS[options]
     logits, labels, weights = make_inputs(*shape)
@@ -112,7 +98,7 @@ def test_matches_fp64_reference(path, shape, options, reduction, monkeypatch):
     torch.testing.assert_close(grad.double(), ref_grad, rtol=1e-5, atol=1e-6)
 
 
-def test_vocab_over_64k_splits_blocks(path):
+def test_vocab_over_64k_splits_blocks(kernel_path):
     logits, labels, weights = make_inputs(3, 70_001, ignore_frac=0.0)
     upstream = randn(3)
     out, grad = loss_and_grad(cross_entropy, logits, labels, weights, "none", upstream, label_smoothing=0.1)
@@ -123,7 +109,7 @@ def test_vocab_over_64k_splits_blocks(path):
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("options", ["plain", "all"])
-def test_low_precision_error_within_twice_torch(path, dtype, options):
+def test_low_precision_error_within_twice_torch(kernel_path, dtype, options):
     """Error vs fp64 on the same low-precision logits, at most 2x the error of torch computing in `dtype`."""
     kw = OPTION_SETS[options]
     logits, labels, weights = make_inputs(16, 999, dtype=dtype)
@@ -139,7 +125,7 @@ def test_low_precision_error_within_twice_torch(path, dtype, options):
     assert (grad.double() - ref_grad).abs().max() <= 2 * (torch_grad.double() - ref_grad).abs().max() + 1e-6
 
 
-def test_all_rows_ignored_and_zero_weights_give_zero_not_nan(path):
+def test_all_rows_ignored_and_zero_weights_give_zero_not_nan(kernel_path):
     logits, labels, weights = make_inputs(5, 300)
     ignored = torch.full_like(labels, -100)
     for reduction in ("sum", "mean", "weighted_mean"):
@@ -156,7 +142,7 @@ def test_all_rows_ignored_and_zero_weights_give_zero_not_nan(path):
 
 
 @pytest.mark.parametrize("dtype,scale", [(torch.float32, 1e4), (torch.float16, 2e4)])
-def test_extreme_logits(path, dtype, scale):
+def test_extreme_logits(kernel_path, dtype, scale):
     logits, labels, weights = make_inputs(6, 257, dtype=dtype, scale=scale)
     logits[0, :] = scale  # a flat row at the dtype's range
     logits[1, :] = -scale
@@ -167,7 +153,7 @@ def test_extreme_logits(path, dtype, scale):
     torch.testing.assert_close(grad.double(), ref_grad, rtol=1e-3, atol=1e-4)
 
 
-def test_leading_dims_module_and_no_input_writes(path):
+def test_leading_dims_module_and_no_input_writes(kernel_path):
     logits, labels, weights = make_inputs(12, 200)
     logits3, labels3, weights3 = logits.view(3, 4, 200), labels.view(3, 4), weights.view(3, 4)
     before = logits3.clone()

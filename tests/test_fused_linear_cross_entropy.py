@@ -8,8 +8,6 @@ CPU tests run through the Triton kernels under TRITON_INTERPRET=1 ("triton") and
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 import torch.nn.functional as F
@@ -23,19 +21,7 @@ OPTION_SETS = {
 }
 
 
-@pytest.fixture(autouse=True)
-def poison(monkeypatch):
-    monkeypatch.setattr(ce, "_empty", lambda shape, dtype, device: torch.full(shape, math.nan, dtype=dtype,
-                                                                              device=device))  # fmt: skip
-
-
-@pytest.fixture(params=["triton", "torch"])
-def path(request, monkeypatch):
-    if not torch.cuda.is_available():
-        monkeypatch.setenv("TRITON_INTERPRET", "1" if request.param == "triton" else "0")
-    elif request.param == "torch":
-        pytest.skip("the torch path serves CPU tensors only")
-    return request.param
+pytestmark = pytest.mark.usefixtures("nan_kernel_outputs")
 
 
 def device() -> str:
@@ -103,7 +89,7 @@ def check_close(got, want, rtol, atol):
 @pytest.mark.parametrize("reduction", ["none", "sum", "mean", "weighted_mean"])
 @pytest.mark.parametrize("options", list(OPTION_SETS))
 @pytest.mark.parametrize("bias", [False, True])
-def test_matches_fp64_reference(path, reduction, options, bias, monkeypatch):
+def test_matches_fp64_reference(kernel_path, reduction, options, bias, monkeypatch):
     monkeypatch.setattr(ce, "MAX_BLOCK_V", 128)
     kw = OPTION_SETS[options]
     hidden, weight, b, labels, weights = make_inputs(11, 24, 423, bias=bias)
@@ -116,7 +102,7 @@ def test_matches_fp64_reference(path, reduction, options, bias, monkeypatch):
     check_close(got, want, rtol=2e-5, atol=2e-5)
 
 
-def test_vocab_over_64k(path):
+def test_vocab_over_64k(kernel_path):
     hidden, weight, b, labels, weights = make_inputs(5, 8, 66_000, ignore_frac=0.0)
     got = run(ours, hidden, weight, b, labels, weights, "weighted_mean", chunk_size=2)
     want = run(reference_loss, hidden, weight, b, labels, weights, "weighted_mean", dtype=torch.float64)
@@ -125,7 +111,7 @@ def test_vocab_over_64k(path):
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
 @pytest.mark.parametrize("reduction", ["none", "weighted_mean"])
-def test_low_precision_error_within_twice_torch(path, dtype, reduction):
+def test_low_precision_error_within_twice_torch(kernel_path, dtype, reduction):
     hidden, weight, b, labels, weights = make_inputs(40, 32, 300, dtype=dtype)
     up = randn(40) if reduction == "none" else None
     out, grads = run(
@@ -156,7 +142,7 @@ def test_low_precision_error_within_twice_torch(path, dtype, reduction):
         assert err(g, r) <= 2 * err(t, r) + 1e-6
 
 
-def test_frozen_weight_and_hidden_only(path):
+def test_frozen_weight_and_hidden_only(kernel_path):
     hidden, weight, b, labels, weights = make_inputs(9, 16, 100)
     h = hidden.clone().requires_grad_()
     loss = fused_linear_cross_entropy(h, weight, labels, weights, bias=b, chunk_size=4)
@@ -169,14 +155,14 @@ def test_frozen_weight_and_hidden_only(path):
     assert w.grad is not None and hidden.grad is None
 
 
-def test_zero_denominator_gives_zero_not_nan(path):
+def test_zero_denominator_gives_zero_not_nan(kernel_path):
     hidden, weight, b, labels, weights = make_inputs(6, 8, 50)
     for lab, w in ((torch.full_like(labels, -100), weights), (labels, torch.zeros_like(weights))):
         out, grads = run(ours, hidden, weight, b, lab, w, "weighted_mean", chunk_size=4)
         assert out.item() == 0.0 and all(torch.all(g == 0) for g in grads)
 
 
-def test_no_grad_forward_equals_grad_forward_and_inputs_untouched(path):
+def test_no_grad_forward_equals_grad_forward_and_inputs_untouched(kernel_path):
     hidden, weight, b, labels, weights = make_inputs(10, 16, 77)
     copies = [t.clone() for t in (hidden, weight, b)]
     with torch.no_grad():
@@ -186,7 +172,7 @@ def test_no_grad_forward_equals_grad_forward_and_inputs_untouched(path):
     assert all(torch.equal(t, c) for t, c in zip((hidden, weight, b), copies, strict=False))
 
 
-def test_second_backward_is_refused_and_leading_dims_and_module(path):
+def test_second_backward_is_refused_and_leading_dims_and_module(kernel_path):
     hidden, weight, b, labels, weights = make_inputs(12, 16, 64)
     h = hidden.view(3, 4, 16).clone().requires_grad_()
     loss = FusedLinearCrossEntropyLoss(chunk_size=5)(h, weight, labels.view(3, 4), weights.view(3, 4), b)
@@ -197,7 +183,7 @@ def test_second_backward_is_refused_and_leading_dims_and_module(path):
     torch.testing.assert_close(loss.double(), ref, rtol=1e-5, atol=1e-6)
 
 
-def test_upstream_scale_and_mixed_dtype_weight(path):
+def test_upstream_scale_and_mixed_dtype_weight(kernel_path):
     """A non-unit upstream scalar scales the stored gradients; an fp32 weight with bf16 hidden: fp32 grads."""
     hidden, weight, b, labels, weights = make_inputs(8, 16, 90)
     got = run(ours, hidden, weight, b, labels, weights, "mean", torch.tensor(3.5))

@@ -8,8 +8,6 @@ CPU tests run through the Triton kernels under TRITON_INTERPRET=1 ("triton") and
 
 from __future__ import annotations
 
-import math
-
 import pytest
 import torch
 
@@ -17,20 +15,7 @@ import tl_fast.kernels.cross_entropy as ce
 from tl_fast.kernels.cross_entropy import CEOptions
 from tl_fast.logprobs import FusedLinearLogprobsFunction, fused_linear_logprobs
 
-
-@pytest.fixture(autouse=True)
-def poison(monkeypatch):
-    monkeypatch.setattr(ce, "_empty", lambda shape, dtype, device: torch.full(shape, math.nan, dtype=dtype,
-                                                                              device=device))  # fmt: skip
-
-
-@pytest.fixture(params=["triton", "torch"])
-def path(request, monkeypatch):
-    if not torch.cuda.is_available():
-        monkeypatch.setenv("TRITON_INTERPRET", "1" if request.param == "triton" else "0")
-    elif request.param == "torch":
-        pytest.skip("the torch path serves CPU tensors only")
-    return request.param
+pytestmark = pytest.mark.usefixtures("nan_kernel_outputs")
 
 
 def device() -> str:
@@ -73,7 +58,7 @@ def ours(h, w, tokens, temperature, chunk_size=None):
 @pytest.mark.parametrize("temperature", [1.0, 0.7])
 @pytest.mark.parametrize("with_entropy_grad", [False, True])
 @pytest.mark.parametrize("chunk_size", [None, 4])
-def test_matches_fp64_log_softmax(path, temperature, with_entropy_grad, chunk_size, monkeypatch):
+def test_matches_fp64_log_softmax(kernel_path, temperature, with_entropy_grad, chunk_size, monkeypatch):
     monkeypatch.setattr(ce, "MAX_BLOCK_V", 128)
     N, H, V = 13, 20, 423
     hidden, weight, tokens = make_inputs(N, H, V)
@@ -87,7 +72,7 @@ def test_matches_fp64_log_softmax(path, temperature, with_entropy_grad, chunk_si
         torch.testing.assert_close(a.double(), b, rtol=1e-5, atol=1e-5)
 
 
-def test_logp_only_and_vocab_over_64k(path):
+def test_logp_only_and_vocab_over_64k(kernel_path):
     hidden, weight, tokens = make_inputs(3, 8, 65_600)
     h = hidden.clone().requires_grad_()
     logp = fused_linear_logprobs(h, weight, tokens, temperature=1.3)
@@ -101,7 +86,7 @@ def test_logp_only_and_vocab_over_64k(path):
     torch.testing.assert_close(h.grad.double(), hr.grad, rtol=1e-4, atol=1e-5)
 
 
-def test_only_entropy_used_and_extreme_logits(path):
+def test_only_entropy_used_and_extreme_logits(kernel_path):
     hidden, weight, tokens = make_inputs(6, 16, 300, scale=400.0)  # logits in the thousands: near one-hot
     h = hidden.clone().requires_grad_()
     logp, ent = fused_linear_logprobs(h, weight, tokens, temperature=0.5, return_entropy=True)
@@ -116,7 +101,7 @@ def test_only_entropy_used_and_extreme_logits(path):
 
 
 @pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16])
-def test_low_precision_error_within_twice_torch(path, dtype):
+def test_low_precision_error_within_twice_torch(kernel_path, dtype):
     N, H, V = 24, 32, 257
     hidden, weight, tokens = make_inputs(N, H, V, dtype=dtype)
     g = torch.Generator().manual_seed(2)

@@ -10,6 +10,7 @@ import tl_fast
 from tl_fast.kernels import ppo as kppo
 
 DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
+pytestmark = pytest.mark.usefixtures("nan_kernel_outputs")
 LN2 = math.log(2.0)
 
 
@@ -20,15 +21,6 @@ def impl(request, monkeypatch):
         monkeypatch.setenv("TRITON_INTERPRET", "0")
         return "cpu"
     return DEVICE
-
-
-def nan_empty(shape, dtype, device):
-    return torch.full(shape, math.nan, dtype=dtype, device=device)
-
-
-@pytest.fixture(autouse=True)
-def poison(monkeypatch):
-    monkeypatch.setattr(kppo, "_empty", nan_empty)
 
 
 def leaf(values, device, dtype=torch.float32):
