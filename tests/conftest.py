@@ -42,3 +42,13 @@ def kernel_path(request, monkeypatch):
     elif request.param == "torch":
         pytest.skip("the torch path serves CPU tensors only")
     return request.param
+
+
+@pytest.fixture(params=["triton", "torch"])
+def impl(request, monkeypatch):
+    """The device to build inputs on. 'triton': the kernels (CUDA, or the interpreter on CPU); 'torch': the
+    pure-PyTorch twins, which run on CPU even where a GPU is present."""
+    if request.param == "torch":
+        monkeypatch.setenv("TRITON_INTERPRET", "0")
+        return "cpu"
+    return "cuda" if torch.cuda.is_available() else "cpu"

@@ -8,7 +8,6 @@ import torch
 import tl_fast
 from tl_fast.kernels import ppo as kppo
 
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 pytestmark = pytest.mark.usefixtures("nan_kernel_outputs")
 
 
@@ -34,15 +33,6 @@ def gae_reference(rewards, values, mask, gamma, lam):
             adv[b, t] = next_adv
             ret[b, t] = next_adv + v
     return adv, ret
-
-
-@pytest.fixture(params=["triton", "torch"])
-def impl(request, monkeypatch):
-    """'triton': the kernel (CUDA, or the interpreter on CPU); 'torch': the vectorized twin on CPU."""
-    if request.param == "torch":
-        monkeypatch.setenv("TRITON_INTERPRET", "0")
-        return "cpu"
-    return DEVICE
 
 
 def make_mask(kind: str, B: int, T: int, gen: torch.Generator) -> torch.Tensor:

@@ -9,18 +9,8 @@ import torch
 import tl_fast
 from tl_fast.kernels import ppo as kppo
 
-DEVICE = "cuda" if torch.cuda.is_available() else "cpu"
 pytestmark = pytest.mark.usefixtures("nan_kernel_outputs")
 LN2 = math.log(2.0)
-
-
-@pytest.fixture(params=["triton", "torch"])
-def impl(request, monkeypatch):
-    """'triton': fused kernels (CUDA, or the interpreter on CPU); 'torch': the pure-PyTorch twins on CPU."""
-    if request.param == "torch":
-        monkeypatch.setenv("TRITON_INTERPRET", "0")
-        return "cpu"
-    return DEVICE
 
 
 def leaf(values, device, dtype=torch.float32):
