@@ -126,7 +126,7 @@ def bench_ppo(args) -> list[Measurement]:
     from tl_fast.train.config import PPOConfig
     from tl_fast.train.model import Critic
     from tl_fast.train.ppo import ppo_update
-    from tl_fast.train.rollout import Experience, response_logprobs, response_values
+    from tl_fast.train.rollout import Experience, PolicyLogprobs, response_logprobs, response_values
 
     model, _ = build(args, select_attention("auto", torch.device(args.device))[0])
     critic = Critic(model)
@@ -182,7 +182,7 @@ def bench_ppo(args) -> list[Measurement]:
     actor_opt = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=1e-6)
     critic_opt = torch.optim.AdamW([p for p in critic.parameters() if p.requires_grad], lr=1e-6)
     t0 = time.perf_counter()
-    ppo_update(model, critic, actor_opt, critic_opt, exp, cfg)
+    ppo_update(PolicyLogprobs(model), critic, actor_opt, critic_opt, exp, cfg)
     sync()
     times["update"] = time.perf_counter() - t0
     shape = f"B={B},prompt={P},new={R},L={args.layers},H={args.hidden}"

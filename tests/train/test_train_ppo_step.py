@@ -7,7 +7,7 @@ from transformers import LlamaConfig, LlamaForCausalLM
 from tl_fast.train.config import PPOConfig
 from tl_fast.train.model import Critic
 from tl_fast.train.ppo import ppo_update, token_rewards
-from tl_fast.train.rollout import Experience, response_logprobs, response_values
+from tl_fast.train.rollout import Experience, PolicyLogprobs, response_logprobs, response_values
 
 
 @pytest.fixture(autouse=True)
@@ -83,7 +83,9 @@ def test_ppo_update_prefers_the_rewarded_call():
     )
     actor_opt = torch.optim.AdamW(policy.parameters(), lr=cfg.actor_lr)
     critic_opt = torch.optim.AdamW(critic.parameters(), lr=cfg.critic_lr)
-    stats, _ = ppo_update(policy, critic, actor_opt, critic_opt, exp, cfg, torch.Generator().manual_seed(0))
+    stats, _ = ppo_update(
+        PolicyLogprobs(policy), critic, actor_opt, critic_opt, exp, cfg, torch.Generator().manual_seed(0)
+    )
     with torch.no_grad():
         after = response_logprobs(policy, exp.sequences, exp.attention_mask, 3).sum(-1)
     assert after[0] > before[0], "the +1 call became more likely"

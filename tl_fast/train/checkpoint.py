@@ -37,6 +37,21 @@ def save_policy(policy, tokenizer, path: Path) -> None:
         tokenizer.save_pretrained(path / "policy")
 
 
+def save_final(policy, tokenizer, path: Path, write: bool = True):
+    """The run's result: `path/policy`, a whole causal LM + tokenizer that `from_pretrained` and
+    `python -m tl_fast.eval --model` load. A LoRA policy also leaves its adapter in `path/adapter`
+    (relative to the weights it was trained on: the base model after SFT, the merged SFT model after PPO)
+    and is then merged into its weights; the merged model is returned. `write=False` only merges."""
+    model = policy.module if hasattr(policy, "module") else policy
+    if hasattr(model, "peft_config"):
+        if write:
+            save_policy(model, tokenizer, path)
+        model = model.merge_and_unload()
+    if write:
+        save_policy(model, tokenizer, path)
+    return model
+
+
 def save_checkpoint(run_dir: Path, stage: str, step: int, policy, tokenizer, state: dict) -> Path:
     """Writes the checkpoint, then atomically points latest.json at it (a crash mid-save keeps the last)."""
     root = run_dir / "checkpoints"

@@ -7,13 +7,14 @@ updates of the policy (clipped ratio loss on fused lm_head log-probs) and the cr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
 
 import torch
 from torch import Tensor
 
 from tl_fast.train.config import PPOConfig
-from tl_fast.train.rollout import Experience, response_logprobs, response_values
+from tl_fast.train.rollout import Experience, PolicyLogprobs, response_values
 
 
 def token_rewards(exp: Experience, cfg: PPOConfig) -> tuple[Tensor, Tensor]:
@@ -38,10 +39,26 @@ class PPOStepStats:
     approx_kl: float
 
 
-def ppo_update(policy, critic, actor_opt, critic_opt, exp: Experience, cfg: PPOConfig, generator=None):
-    """Runs cfg.ppo_epochs passes of minibatch updates over one rollout; returns the mean stats."""
+def ppo_update(
+    actor,
+    critic,
+    actor_opt,
+    critic_opt,
+    exp: Experience,
+    cfg: PPOConfig,
+    generator=None,
+    *,
+    minibatch: int | None = None,
+    backward: Callable[[Tensor], None] = Tensor.backward,
+) -> tuple[PPOStepStats, float]:
+    """Runs cfg.ppo_epochs passes of minibatch updates over one rollout; returns the mean stats and mean KL.
+
+    `actor` is a `PolicyLogprobs` (DDP-wrapped under several processes), `critic` a `Critic`; `minibatch`
+    (default cfg.minibatch) is this process's share of a minibatch.
+    """
     from tl_fast.rl import gae, masked_whiten, ppo_policy_loss, ppo_value_loss
 
+    minibatch = minibatch or cfg.minibatch
     rewards, kl = token_rewards(exp, cfg)
     mask = exp.response_mask.float()
     advantages, returns = gae(rewards, exp.values, mask, gamma=cfg.gamma, lam=cfg.lam)
@@ -51,23 +68,23 @@ def ppo_update(policy, critic, actor_opt, critic_opt, exp: Experience, cfg: PPOC
     n = 0
     for _ in range(cfg.ppo_epochs):
         order = torch.randperm(B, generator=generator)
-        for start in range(0, B, cfg.minibatch):
-            idx = order[start : start + cfg.minibatch].to(exp.sequences.device)
+        for start in range(0, B, minibatch):
+            idx = order[start : start + minibatch].to(exp.sequences.device)
             mb = exp.select(idx)
             mb_mask = mask[idx]
             adv = advantages[idx]
             if cfg.whiten_advantages and mb_mask.numel() > 1:
                 adv = masked_whiten(adv, mb_mask)
-            logprobs = response_logprobs(policy, mb.sequences, mb.attention_mask, R)
+            logprobs = actor(mb.sequences, mb.attention_mask, R)
             pl, pstats = ppo_policy_loss(logprobs, mb.logprobs, adv, mb_mask, clip=cfg.clip)
             actor_opt.zero_grad(set_to_none=True)
-            pl.backward()
+            backward(pl)
             actor_opt.step()
 
             values = response_values(critic, mb.sequences, mb.attention_mask, R)
             vl, _ = ppo_value_loss(values, mb.values, returns[idx], mb_mask, clip=cfg.value_clip)
             critic_opt.zero_grad(set_to_none=True)
-            vl.backward()
+            backward(vl)
             critic_opt.step()
 
             totals += torch.tensor(
@@ -89,13 +106,19 @@ def run_ppo(
     run,
     run_dir,
     metrics,
+    accelerator,
     seed: int,
     start_step: int = 0,
     should_stop=lambda step: False,
 ) -> bool:
-    """The IRM-PPO loop; returns True if it was interrupted. `ref_policy=None` = LoRA (adapters disabled)."""
+    """The IRM-PPO loop; returns True if it was interrupted. `ref_policy=None` = LoRA (adapters disabled).
+
+    Under several processes (DDP) each one rolls out and updates on its share of every rollout and minibatch;
+    DDP all-reduces the gradients, so the replicas stay equal. Metrics cover all processes.
+    """
     from collections import Counter
 
+    from accelerate.utils import DistributedType, gather_object
     from tqdm.auto import tqdm
 
     from tl_fast.train.checkpoint import save_checkpoint
@@ -105,34 +128,61 @@ def run_ppo(
         raise ValueError(
             "PPO has no prompts: every sample was filtered out or longer than --ppo-max-prompt-tokens"
         )
+    if accelerator.distributed_type == DistributedType.FSDP:
+        raise ValueError("PPO needs whole weights on every process to generate: run it under DDP, not FSDP")
+    world, rank = accelerator.num_processes, accelerator.process_index
+    for name in ("rollout_batch", "minibatch"):
+        if getattr(cfg, name) % world:
+            raise ValueError(f"--ppo-{name.replace('_', '-')} {getattr(cfg, name)} is not a multiple of the "
+                             f"{world} processes")  # fmt: skip
+    if world > 1:
+        torch.manual_seed(seed + 1000003 * rank + start_step)  # each process samples different responses
     actor_opt = make_optimizer(policy.parameters(), cfg.actor_lr, 0.0, 0.95)
     critic_opt = make_optimizer(critic.parameters(), cfg.critic_lr, 0.0, 0.95)
+    actor, actor_opt, critic_model, critic_opt = accelerator.prepare(
+        PolicyLogprobs(policy), actor_opt, critic, critic_opt
+    )
+    # The prompt picks and minibatch orders come from one generator seeded alike on every process.
     generator = torch.Generator().manual_seed(seed + start_step)
     metrics.truncate_after("ppo", start_step)
-    bar = tqdm(total=cfg.steps, initial=start_step, desc="ppo")
+    bar = tqdm(total=cfg.steps, initial=start_step, desc="ppo", disable=not accelerator.is_main_process)
     for step in range(start_step + 1, cfg.steps + 1):
         pick = torch.randint(len(items), (cfg.rollout_batch,), generator=generator).tolist()
-        exp = generate_experience_for(policy, ref_policy, critic, tokenizer, [items[i] for i in pick], cfg)
-        exp_stats, kl = ppo_update(policy, critic, actor_opt, critic_opt, exp, cfg, generator)
-        cats = Counter(exp.categories)
+        share = pick[rank * len(pick) // world : (rank + 1) * len(pick) // world]
+        exp = generate_experience_for(policy, ref_policy, critic, tokenizer, [items[i] for i in share], cfg)
+        exp_stats, kl = ppo_update(
+            actor,
+            critic_model,
+            actor_opt,
+            critic_opt,
+            exp,
+            cfg,
+            generator,
+            minibatch=cfg.minibatch // world,
+            backward=accelerator.backward,
+        )
+        stats = asdict(exp_stats)
+        local = torch.tensor([kl, exp.response_mask.sum(-1).float().mean().item(), *stats.values()])
+        kl, response_tokens, *losses = accelerator.reduce(local.to(accelerator.device), "mean").tolist()
+        scores = accelerator.gather(exp.scores)
+        cats = Counter(gather_object(exp.categories))
         metrics.log(
             "ppo",
             step=step,
-            reward=float(exp.scores.mean()),
+            reward=float(scores.mean()),
             kl=kl,
-            policy_loss=exp_stats.policy_loss,
-            value_loss=exp_stats.value_loss,
-            clip_frac=exp_stats.clip_frac,
-            approx_kl=exp_stats.approx_kl,
-            response_tokens=float(exp.response_mask.sum(-1).float().mean()),
+            **dict(zip(stats, losses, strict=True)),
+            response_tokens=response_tokens,
             categories=dict(cats),
             sample=exp.texts[0][:200],
         )
         bar.update(1)
-        bar.set_postfix(reward=f"{float(exp.scores.mean()):.2f}")
+        bar.set_postfix(reward=f"{float(scores.mean()):.2f}")
         interrupted = should_stop(step)
         if interrupted or step % run.save_every == 0 or step == cfg.steps:
-            save_checkpoint(run_dir, "ppo", step, policy, tokenizer, {"critic": critic.state_dict()})
+            if accelerator.is_main_process:
+                save_checkpoint(run_dir, "ppo", step, policy, tokenizer, {"critic": critic.state_dict()})
+            accelerator.wait_for_everyone()
         if interrupted:
             bar.close()
             return True

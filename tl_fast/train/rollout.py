@@ -73,6 +73,21 @@ def response_logprobs(policy, sequences: Tensor, attention_mask: Tensor, respons
     return lp.view(tokens.shape)
 
 
+class PolicyLogprobs(torch.nn.Module):
+    """forward(sequences, attention_mask, response_len) -> (B, R) response log-probs of `policy`.
+
+    The PPO update calls the policy through this module, so a DDP wrapper around it sees the forward that
+    precedes each backward and all-reduces the gradients (as PKTLoss does for SFT).
+    """
+
+    def __init__(self, policy: torch.nn.Module):
+        super().__init__()
+        self.policy = policy
+
+    def forward(self, sequences: Tensor, attention_mask: Tensor, response_len: int) -> Tensor:
+        return response_logprobs(self.policy, sequences, attention_mask, response_len)
+
+
 def response_values(critic, sequences: Tensor, attention_mask: Tensor, response_len: int) -> Tensor:
     values = critic(model_inputs(sequences, attention_mask))
     return values[:, -response_len - 1 : -1]  # V of the state before each response token

@@ -10,7 +10,7 @@ from pathlib import Path
 import torch
 import yaml
 
-from tl_fast.train.checkpoint import latest_checkpoint, load_policy_weights, load_trainer_state, save_policy
+from tl_fast.train.checkpoint import latest_checkpoint, load_policy_weights, load_trainer_state, save_final
 from tl_fast.train.config import TrainConfig
 from tl_fast.train.report import MetricsLog, write_report
 
@@ -97,6 +97,9 @@ def run(cfg: TrainConfig, should_stop=None) -> RunResult:
         print(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
     metrics = MetricsLog(run_dir / "metrics.jsonl", enabled=main)
     resume = latest_checkpoint(run_dir) if cfg.run.resume else None
+    if resume is not None and resume["stage"] == "ppo" and cfg.model.lora_r > 0:
+        # PPO's adapter sits on the merged SFT weights, which the checkpoint does not hold.
+        raise ValueError("resuming a LoRA run inside PPO is not supported; rerun PPO from the SFT result")
 
     tokenizer = load_tokenizer(cfg.model)
     attn_impl, attn_desc = select_attention(cfg.model.attention, device)
@@ -141,7 +144,7 @@ def run(cfg: TrainConfig, should_stop=None) -> RunResult:
                 should_stop=stop,
             )
             policy = accelerator.unwrap_model(policy)
-        if "ppo" in stages and not interrupted and main:
+        if "ppo" in stages and not interrupted:
             ref_policy, critic, policy = _ppo_models(policy, cfg, Critic, add_lora)
             if resume is not None and resume["stage"] == "ppo":
                 critic.load_state_dict(load_trainer_state(resume["path"])["critic"])
@@ -155,13 +158,14 @@ def run(cfg: TrainConfig, should_stop=None) -> RunResult:
                 cfg.run,
                 run_dir,
                 metrics,
+                accelerator,
                 seed=cfg.run.seed,
                 start_step=resume["step"] if resume is not None and resume["stage"] == "ppo" else 0,
                 should_stop=stop,
             )
+    if not interrupted:  # every process merges a LoRA policy, so all return the same kind of model
+        policy = save_final(policy, tokenizer, run_dir / "final", write=main)
     if main:
-        if not interrupted:
-            save_policy(policy, tokenizer, run_dir / "final")  # what `python -m tl_fast.eval --model` takes
         header["interrupted"] = str(interrupted)
         report = write_report(run_dir, metrics, header)
         print(f"run folder: {run_dir}  (report: {report})", flush=True)
@@ -178,14 +182,12 @@ def _ppo_models(policy, cfg: TrainConfig, Critic, add_lora):
     """Reference = the SFT policy (LoRA: same weights, adapters disabled); critic = SFT decoder + head."""
     import copy
 
-    if cfg.model.lora_r > 0:
-        # fold the SFT adapter into the weights, then train a fresh adapter: disabling it gives the SFT policy
-        policy = policy.merge_and_unload()
-        critic = Critic(policy)
-        policy = add_lora(policy, cfg.model)
-        ref_policy = None
-    else:
-        ref_policy = copy.deepcopy(policy).eval().requires_grad_(False)
-        critic = Critic(policy)
+    lora = cfg.model.lora_r > 0
+    if lora:
+        policy = policy.merge_and_unload()  # fold the SFT adapter into the weights
+    critic = Critic(policy)
     critic.verify_initialized_from(policy)
-    return ref_policy, critic, policy
+    if lora:
+        # a fresh adapter on the merged SFT weights: disabling it gives the SFT policy, no second copy
+        return None, critic, add_lora(policy, cfg.model)
+    return copy.deepcopy(policy).eval().requires_grad_(False), critic, policy

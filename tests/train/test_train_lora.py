@@ -1,0 +1,35 @@
+"""LoRA through both stages: PPO trains a fresh adapter on the merged SFT weights (reference = adapters off),
+the run's result is a whole model that from_pretrained loads, and resuming inside PPO is refused."""
+
+import pytest
+import torch
+from transformers import AutoModelForCausalLM
+
+from tl_fast.train.config import parse_args
+from tl_fast.train.model import causal_lm
+from tl_fast.train.runner import run
+
+LORA = [
+    "--max-samples", "48", "--max-length", "512", "--sft-tokens-per-batch", "1024", "--sft-max-steps", "2",
+    "--ppo-steps", "1", "--ppo-rollout-batch", "2", "--ppo-minibatch", "2", "--ppo-max-new-tokens", "8",
+    "--lora-r", "4", "--device", "cpu",
+]  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def torch_path(monkeypatch):
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+
+
+def test_lora_sft_then_ppo_saves_a_loadable_merged_model(tmp_path):
+    result = run(parse_args([*LORA, "--output-dir", str(tmp_path / "r")]))
+    final = tmp_path / "r/final"
+    assert (final / "adapter/adapter_model.safetensors").exists()
+    loaded = AutoModelForCausalLM.from_pretrained(final / "policy")
+    ours = causal_lm(result.policy).state_dict()
+    for name, tensor in loaded.state_dict().items():
+        assert torch.equal(tensor, ours[name]), name
+    assert not any("lora" in name for name in ours)  # merged, not wrapped
+
+    with pytest.raises(ValueError, match="LoRA run inside PPO"):
+        run(parse_args([*LORA, "--output-dir", str(tmp_path / "r"), "--resume"]))
