@@ -30,7 +30,7 @@ lse = log sum_j exp(z_j), p = softmax(z), y = label, eps = label smoothing, zl =
     dentropy/dz_k = -p_k (z_k - lse + entropy)
     dz_k/dx_k     = (1 / T) (1 - (z_k / c)^2)          (1 / T without softcap)
 Rows whose label equals ignore_index get loss 0 and gradient 0. Labels must otherwise lie in [0, V); the
-kernels mask the label load, so an out-of-range label reads no memory but gives a meaningless loss.
+kernels mask the label load, so an out-of-range label reads no memory; tl_fast.losses rejects one.
 
 On CPU tensors (unless TRITON_INTERPRET=1) every launcher runs the pure-PyTorch twin of its kernel, which is
 also the readable specification of what the kernel computes.

@@ -186,6 +186,21 @@ def test_row_coefficients_and_errors():
         ce.cross_entropy_fwd(logits, labels, ce.CEOptions(), coef=torch.ones(4))
 
 
+def test_labels_outside_the_vocabulary_are_rejected():
+    from tl_fast import fused_linear_cross_entropy, fused_linear_logprobs
+
+    logits, hidden, weight = torch.randn(4, 10), torch.randn(4, 8), torch.randn(10, 8)
+    for bad in (10, -1):
+        labels = torch.tensor([1, -100, bad, 3])
+        with pytest.raises(ValueError, match=rf"labels\[2\] = {bad} is outside \[0, 10\)"):
+            cross_entropy(logits, labels)
+        with pytest.raises(ValueError, match="outside"):
+            fused_linear_cross_entropy(hidden, weight, labels)
+    with pytest.raises(ValueError, match=r"tokens\[1\] = -100"):  # log-probs have no ignore_index
+        fused_linear_logprobs(hidden, weight, torch.tensor([1, -100, 2, 3]))
+    cross_entropy(logits, torch.tensor([1, -100, 9, 0]))  # the edges and ignore_index pass
+
+
 @pytest.mark.gpu
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
 @pytest.mark.parametrize("V", [32016, 128256])

@@ -17,6 +17,7 @@ import torch
 from torch import Tensor
 
 from tl_fast.kernels.cross_entropy import CEOptions, linear_cross_entropy_bwd, linear_cross_entropy_fwd
+from tl_fast.losses import check_label_range
 
 __all__ = ["FusedLinearLogprobsFunction", "fused_linear_logprobs"]
 
@@ -73,6 +74,7 @@ def fused_linear_logprobs(
         raise ValueError(
             f"expected hidden (N, H) and tokens (N,), got {tuple(hidden.shape)} and {tuple(tokens.shape)}"
         )
+    check_label_range(tokens, weight.shape[0], None, name="tokens")
     opts = CEOptions(ignore_index=_NO_IGNORE, temperature=temperature)
     return FusedLinearLogprobsFunction.apply(
         hidden.contiguous(),

@@ -68,6 +68,21 @@ def _check_common(labels: Tensor, n: int, token_weights: Tensor | None, reductio
         )
 
 
+def check_label_range(labels: Tensor, vocab: int, ignore_index: int | None, name: str = "labels") -> None:
+    """Labels must lie in [0, vocab) or equal ignore_index: the kernels mask an out-of-range load, which would
+    give a meaningless loss silently. CPU: a ValueError naming the row. CUDA: an asynchronous device assert
+    (no host sync), as F.cross_entropy does."""
+    bad = (labels < 0) | (labels >= vocab)
+    if ignore_index is not None:
+        bad &= labels != ignore_index
+    if labels.is_cuda:
+        torch._assert_async(~bad.any(), f"{name} outside [0, {vocab}) (and not ignore_index)")
+    elif bool(bad.any()):
+        row = int(bad.reshape(-1).nonzero()[0])
+        value = int(labels.reshape(-1)[row])
+        raise ValueError(f"{name}[{row}] = {value} is outside [0, {vocab}) and is not ignore_index")
+
+
 # ------------------------------------------------------------------------------------------------------------
 # Cross-entropy over given logits
 # ------------------------------------------------------------------------------------------------------------
@@ -111,6 +126,7 @@ def cross_entropy(
     if rows.stride(-1) != 1:
         rows = rows.contiguous()
     _check_common(labels, rows.shape[0], token_weights, reduction)
+    check_label_range(labels, V, ignore_index)
     flat_labels = labels.reshape(-1).contiguous()
     opts = _options(ignore_index, label_smoothing, z_loss, softcap)
     loss = CrossEntropyFunction.apply(rows, flat_labels, opts)
@@ -206,6 +222,7 @@ def fused_linear_cross_entropy(
     H = hidden.shape[-1]
     rows = hidden.reshape(-1, H).contiguous()
     _check_common(labels, rows.shape[0], token_weights, reduction)
+    check_label_range(labels, weight.shape[0], ignore_index)
     flat_labels = labels.reshape(-1).contiguous()
     weight = weight.to(rows.dtype).contiguous()
     if bias is not None:
