@@ -1,5 +1,6 @@
 """Run by test_two_process_gloo_run_keeps_replicas_equal under torchrun: SFT then PPO on 2 CPU processes
-(gloo), then compare every parameter across the replicas and write ddp_result.json."""
+(gloo), then compare every parameter across the replicas; then a run that one process asks to stop. Writes
+ddp_result.json."""
 
 import json
 import sys
@@ -37,5 +38,15 @@ if dist.get_rank() == 0:
             }
         )
     )
+# A stop asked for by one process only (rank 1, after SFT step 2) must stop both at that step.
+stop_args = ["--stages", "mae,sft", "--output-dir", str(out_dir / "stop"), "--device", "cpu"]
+cfg = parse_args([*data, *sft, *stop_args])
+stopped = run(cfg, should_stop=lambda step: dist.get_rank() == 1 and step == 2)
+latest = json.loads((out_dir / "stop/checkpoints/latest.json").read_text())
+both = torch.tensor([float(stopped.interrupted and latest["step"] == 2)])
+dist.all_reduce(both)
+if dist.get_rank() == 0:
+    result = json.loads((out_dir / "ddp_result.json").read_text())
+    (out_dir / "ddp_result.json").write_text(json.dumps({**result, "stopped_together": both.item() == 2}))
 dist.barrier()
 dist.destroy_process_group()  # a gloo group left for interpreter teardown can abort the process

@@ -50,6 +50,18 @@ class StopOnSignal:
         return self.requested
 
 
+def _agreed(stop, accelerator):
+    """A stop any process asks for, seen by all at the same step (one stopping alone would hang the rest)."""
+    if accelerator.num_processes == 1:
+        return stop
+
+    def agreed(step: int) -> bool:
+        flag = torch.tensor([float(stop(step))], device=accelerator.device)
+        return bool(accelerator.reduce(flag, "sum").item() > 0)
+
+    return agreed
+
+
 def _device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
@@ -126,7 +138,7 @@ def run(cfg: TrainConfig, should_stop=None) -> RunResult:
 
     interrupted = False
     with StopOnSignal() as stop_signal:
-        stop = should_stop or stop_signal
+        stop = _agreed(should_stop or stop_signal, accelerator)
         if resume is not None:
             load_policy_weights(policy, resume["path"])
         sft_done = resume is not None and (resume["stage"] == "ppo" or _sft_finished(resume))
