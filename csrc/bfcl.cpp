@@ -216,6 +216,13 @@ bool arith(const Expr& e, Value* out) {
 // Both consume their Expr: constants are moved, not copied, into the resolved values.
 bool resolve_call(Expr& call, BfclCall* out);
 
+// args[name] = value with a Python dict's rule for a repeated name (ast.parse accepts f(a=1, a=2)).
+void set_arg(std::vector<std::pair<std::string, Value>>* args, std::string name, Value value) {
+    for (auto& [existing, old] : *args)
+        if (existing == name) return void(old = std::move(value));
+    args->emplace_back(std::move(name), std::move(value));
+}
+
 bool resolve(Expr& e, Value* out) {
     switch (e.kind) {
         case Expr::Kind::Const: *out = std::move(e.value); return true;
@@ -253,8 +260,14 @@ bool resolve(Expr& e, Value* out) {
             if (e.keywords.empty()) return *out = Value::str(unparse(e)), true;
             BfclCall inner;
             if (!resolve_call(e, &inner)) return false;
+            Value args;
+            args.kind = K::Dict;
+            for (auto& [name, value] : inner.args) {
+                args.keys.push_back(Value::str(std::move(name)));
+                args.items.push_back(std::move(value));
+            }
             out->kind = K::Dict;
-            out->set(Value::str(inner.name), std::move(inner.args));
+            out->set(Value::str(inner.name), std::move(args));
             return true;
         }
         case Expr::Kind::Subscript:  // BFCL: unparse(value) + "[" + unparse(slice) + "]", tuples parenthesized
@@ -271,16 +284,79 @@ bool resolve_call(Expr& call, BfclCall* out) {
     if (f->kind == Expr::Kind::Name) parts.push_back(&f->id);
     out->name.clear();
     for (size_t k = parts.size(); k-- > 0;) out->name += *parts[k] + (k ? "." : "");
-    out->args = Value();
-    out->args.kind = K::Dict;
-    out->args.keys.reserve(call.keywords.size());
-    out->args.items.reserve(call.keywords.size());
+    out->args.clear();
+    out->args.reserve(call.keywords.size());
     for (auto& kw : call.keywords) {  // BFCL: positional arguments are dropped
         Value v;
         if (!resolve(kw.second, &v)) return false;
-        out->args.set(Value::str(std::move(kw.first)), std::move(v));  // the Expr is consumed
+        set_arg(&out->args, std::move(kw.first), std::move(v));  // the Expr is consumed
     }
     return true;
+}
+
+// resolve_call() of a call the fast path parsed (its keywords are distinct): BFCL drops positional arguments.
+BfclCall bfcl_call(ToolCall&& call) { return {std::move(call.name), std::move(call.arguments)}; }
+
+// ------------------------------------------------------------------------------------------------
+// standardize_string
+// ------------------------------------------------------------------------------------------------
+
+uint32_t lower_cp(uint32_t c) {
+    if (c < 0x80) return (c >= 'A' && c <= 'Z') ? c + 32 : c;
+    if ((c >= 0xC0 && c <= 0xDE && c != 0xD7) || (c >= 0x391 && c <= 0x3AB && c != 0x3A2) || (c >= 0x410 && c <= 0x42F) ||
+        (c >= 0xFF21 && c <= 0xFF3A))
+        return c + 32;
+    if (c >= 0x400 && c <= 0x40F) return c + 80;
+    if (c >= 0x531 && c <= 0x556) return c + 48;
+    if (c == 0x386) return 0x3AC;
+    if (c >= 0x388 && c <= 0x38A) return c + 37;
+    if (c == 0x38C) return 0x3CC;
+    if (c == 0x38E || c == 0x38F) return c + 63;
+    if (c == 0x178) return 0xFF;
+    if (c >= 0x100 && c <= 0x17F && c != 0x130 && c != 0x138 && c != 0x149) {
+        const bool odd_upper = (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E);
+        if (odd_upper ? (c % 2 == 1) : (c % 2 == 0)) return c + 1;
+    }
+    return c;
+}
+
+// BFCL's standardize_string (see bfcl_standardize), a byte at a time: emit(byte) for each byte of the
+// result, stopping with false as soon as emit returns false.
+template <class Emit>
+bool standardize_each(std::string_view s, Emit&& emit) {
+    for (size_t k = 0; k < s.size();) {
+        const unsigned char c = (unsigned char)s[k];
+        if (c < 0x80) {
+            ++k;
+            if (c == ' ' || c == ',' || c == '.' || c == '/' || c == '-' || c == '_' || c == '*' || c == '^') continue;
+            if (!emit(c == '\'' ? '"' : char(lower_cp(c)))) return false;
+            continue;
+        }
+        size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
+        if (k + n > s.size()) n = s.size() - k;
+        uint32_t cp = c & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
+        for (size_t m = 1; m < n; ++m) cp = (cp << 6) | ((unsigned char)s[k + m] & 0x3F);
+        const uint32_t lower = lower_cp(cp);
+        bool more = true;
+        if (lower == cp) {
+            for (size_t m = 0; m < n && more; ++m) more = emit(s[k + m]);
+        } else if (lower < 0x800) {
+            more = emit(char(0xC0 | (lower >> 6))) && emit(char(0x80 | (lower & 0x3F)));
+        } else {
+            more = emit(char(0xE0 | (lower >> 12))) && emit(char(0x80 | ((lower >> 6) & 0x3F))) &&
+                   emit(char(0x80 | (lower & 0x3F)));
+        }
+        if (!more) return false;
+        k += n;
+    }
+    return true;
+}
+
+// bfcl_standardize(raw) == standardized, without building the string (the checker's hot comparison).
+bool standardizes_to(std::string_view raw, std::string_view standardized) {
+    size_t k = 0;
+    return standardize_each(raw, [&](char c) { return k < standardized.size() && standardized[k++] == c; }) &&
+           k == standardized.size();
 }
 
 // ------------------------------------------------------------------------------------------------
@@ -388,9 +464,8 @@ Check type_checker(const Value& value, const std::vector<Value>& possible, K exp
 }
 
 Check string_checker(const Value& value, const GoldParam& gold) {
-    const std::string v = bfcl_standardize(value.s);
     for (const std::string& p : gold.standardized)
-        if (p == v) return {};
+        if (standardizes_to(value.s, p)) return {};
     return invalid("value_error:string");
 }
 
@@ -474,30 +549,28 @@ Check simple_function_checker(const ToolSchema* tool, const BfclCall& model, con
     if (model.name != tool->name)
         return invalid("simple_function_checker:wrong_func_name",
                        problem.find_tool(model.name) ? Category::WrongTool : Category::ToolHallucination);
-    const Value& params = model.args;
     for (const std::string& r : tool->required)
-        if (!params.get(r)) return invalid("simple_function_checker:missing_required", Category::ParamMissing);
-    for (size_t k = 0; k < params.keys.size(); ++k) {
-        const std::string& name = params.keys[k].s;
+        if (!model.arg(r)) return invalid("simple_function_checker:missing_required", Category::ParamMissing);
+    for (const auto& [name, passed] : model.args) {
         const ParamSchema* schema = tool->find(name);
         const GoldParam* gold = answer.find(name);
         if (!schema || !gold)
             return invalid("simple_function_checker:unexpected_param",
                            schema ? Category::ParamRedundant : Category::ParamHallucination);
-        const std::optional<K> expected = python_type(schema->type);
+        const std::optional<K> expected = schema->bfcl_type;
         if (!expected) return invalid("checker:unsupported_type");
         std::optional<K> nested;
-        if (schema->type == "array" || schema->type == "tuple") {
-            nested = schema->has_item_type ? python_type(schema->item_type) : std::nullopt;
+        if (*expected == K::List) {  // "array" or "tuple"
+            nested = schema->bfcl_item_type;
             if (!nested) return invalid("checker:unsupported_type");
         }
-        const Value* given = &params.items[k];
+        const Value* given = &passed;
         Value converted;  // only tuples (-> list) and ints for floats (-> float) are copied
-        if (schema->type == "tuple" && given->kind == K::Tuple) {
+        if (given->kind == K::Tuple && schema->type == "tuple") {
             converted = *given;
             converted.kind = K::List;
             given = &converted;
-        } else if (schema->type == "float" && given->kind == K::Int) {
+        } else if (*expected == K::Float && given->kind == K::Int) {  // type "float"
             converted = Value::real(double(given->i));
             given = &converted;
         }
@@ -529,9 +602,14 @@ Check simple_function_checker(const ToolSchema* tool, const BfclCall& model, con
         if (!py_in(value, gold->accepted)) return invalid("value_error:others");
     }
     for (const GoldParam& g : answer.params)
-        if (!params.get(g.name) && !g.optional)
+        if (!g.optional && !model.arg(g.name))
             return invalid("simple_function_checker:missing_optional", Category::ParamMissing);
     return {};
+}
+
+// problem.find_tool(answer.name), looked up once by bfcl_prepare.
+const ToolSchema* gold_tool(const Problem& problem, const GoldCall& answer) {
+    return answer.bfcl_tool < 0 ? nullptr : &problem.tools[size_t(answer.bfcl_tool)];
 }
 
 Check parallel_function_checker_no_order(const std::vector<BfclCall>& model, const Problem& problem) {
@@ -539,7 +617,7 @@ Check parallel_function_checker_no_order(const std::vector<BfclCall>& model, con
         return invalid("parallel_function_checker_no_order:wrong_count", Category::CountMismatch);
     std::vector<bool> matched(model.size(), false);
     for (const GoldCall& answer : problem.gold) {
-        const ToolSchema* tool = problem.find_tool(answer.name);
+        const ToolSchema* tool = gold_tool(problem, answer);
         bool found = false;
         std::optional<Check> first_error;
         for (size_t k = 0; k < model.size() && !found; ++k) {
@@ -556,68 +634,50 @@ Check parallel_function_checker_no_order(const std::vector<BfclCall>& model, con
 }
 
 Check ast_checker(const std::vector<BfclCall>& model, const Problem& problem) {
-    const std::string& cat = problem.bfcl_category;
-    if (cat.find("parallel") != std::string::npos) return parallel_function_checker_no_order(model, problem);
-    if (cat.find("multiple") != std::string::npos) {
+    if (problem.bfcl_checker == BfclChecker::Parallel) return parallel_function_checker_no_order(model, problem);
+    if (problem.bfcl_checker == BfclChecker::Multiple) {
         if (model.size() != problem.gold.size())
             return invalid("multiple_function_checker:wrong_count", Category::CountMismatch);
-        return simple_function_checker(problem.find_tool(problem.gold[0].name), model[0], problem.gold[0], problem);
+        return simple_function_checker(gold_tool(problem, problem.gold[0]), model[0], problem.gold[0], problem);
     }
     if (model.size() != 1) return invalid("simple_function_checker:wrong_count", Category::CountMismatch);
     const ToolSchema* tool = problem.tools.empty() ? nullptr : &problem.tools[0];
     return simple_function_checker(tool, model[0], problem.gold[0], problem);
 }
 
-uint32_t lower_cp(uint32_t c) {
-    if (c < 0x80) return (c >= 'A' && c <= 'Z') ? c + 32 : c;
-    if ((c >= 0xC0 && c <= 0xDE && c != 0xD7) || (c >= 0x391 && c <= 0x3AB && c != 0x3A2) || (c >= 0x410 && c <= 0x42F) ||
-        (c >= 0xFF21 && c <= 0xFF3A))
-        return c + 32;
-    if (c >= 0x400 && c <= 0x40F) return c + 80;
-    if (c >= 0x531 && c <= 0x556) return c + 48;
-    if (c == 0x386) return 0x3AC;
-    if (c >= 0x388 && c <= 0x38A) return c + 37;
-    if (c == 0x38C) return 0x3CC;
-    if (c == 0x38E || c == 0x38F) return c + 63;
-    if (c == 0x178) return 0xFF;
-    if (c >= 0x100 && c <= 0x17F && c != 0x130 && c != 0x138 && c != 0x149) {
-        const bool odd_upper = (c >= 0x139 && c <= 0x148) || (c >= 0x179 && c <= 0x17E);
-        if (odd_upper ? (c % 2 == 1) : (c % 2 == 0)) return c + 1;
-    }
-    return c;
-}
 
 }  // namespace
+
+const Value* BfclCall::arg(std::string_view param) const {
+    for (const auto& [name, value] : args)
+        if (name == param) return &value;
+    return nullptr;
+}
 
 std::string bfcl_standardize(std::string_view s) {
     std::string out;
     out.reserve(s.size());
-    for (size_t k = 0; k < s.size();) {
-        const unsigned char c = (unsigned char)s[k];
-        if (c < 0x80) {
-            ++k;
-            if (c == ' ' || c == ',' || c == '.' || c == '/' || c == '-' || c == '_' || c == '*' || c == '^') continue;
-            out += c == '\'' ? '"' : char(lower_cp(c));
-            continue;
-        }
-        size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
-        if (k + n > s.size()) n = s.size() - k;
-        uint32_t cp = c & (n == 2 ? 0x1F : n == 3 ? 0x0F : 0x07);
-        for (size_t m = 1; m < n; ++m) cp = (cp << 6) | ((unsigned char)s[k + m] & 0x3F);
-        const uint32_t lower = lower_cp(cp);
-        if (lower == cp) {
-            out.append(s.substr(k, n));
-        } else if (lower < 0x800) {
-            out += char(0xC0 | (lower >> 6));
-            out += char(0x80 | (lower & 0x3F));
-        } else {
-            out += char(0xE0 | (lower >> 12));
-            out += char(0x80 | ((lower >> 6) & 0x3F));
-            out += char(0x80 | (lower & 0x3F));
-        }
-        k += n;
-    }
+    standardize_each(s, [&](char c) { return out += c, true; });
     return out;
+}
+
+void bfcl_prepare(Problem* problem) {
+    const std::string& cat = problem->bfcl_category;
+    problem->bfcl_checker = cat.find("parallel") != std::string::npos   ? BfclChecker::Parallel
+                            : cat.find("multiple") != std::string::npos ? BfclChecker::Multiple
+                                                                        : BfclChecker::Simple;
+    for (ToolSchema& tool : problem->tools)
+        for (ParamSchema& p : tool.params) {
+            p.bfcl_type = python_type(p.type);
+            p.bfcl_item_type = p.has_item_type ? python_type(p.item_type) : std::nullopt;
+        }
+    for (GoldCall& g : problem->gold) {
+        const ToolSchema* tool = problem->find_tool(g.name);
+        g.bfcl_tool = tool ? int(tool - problem->tools.data()) : -1;
+        for (GoldParam& p : g.params)
+            for (const Value& o : p.accepted)
+                if (o.kind == K::Str) p.standardized.push_back(bfcl_standardize(o.s));
+    }
 }
 
 bool bfcl_decode(std::string_view text, std::vector<BfclCall>* out) {
@@ -628,10 +688,23 @@ bool bfcl_decode(std::string_view text, std::vector<BfclCall>* out) {
     size_t b = 0, e = text.size();
     while (b < e && strip_char(text[b])) ++b;
     while (e > b && strip_char(text[e - 1])) --e;
-    std::string src(text.substr(b, e - b));
-    if (src.empty() || src.front() != '[') src.insert(src.begin(), '[');
-    if (src.back() != ']') src.push_back(']');
+    // BFCL adds the brackets that are missing; most answers have both, and are parsed in place.
+    std::string_view src = text.substr(b, e - b);
+    std::string wrapped;
+    if (src.empty() || src.front() != '[' || src.back() != ']') {
+        wrapped.reserve(src.size() + 2);
+        if (src.empty() || src.front() != '[') wrapped += '[';
+        wrapped += src;
+        if (wrapped.back() != ']') wrapped += ']';
+        src = wrapped;
+    }
     // BFCL then applies .strip().strip("'"): no-ops on a string that starts with '[' and ends with ']'.
+    std::vector<ToolCall> plain;
+    if (parse_plain_call_list(src, &plain)) {  // the usual shape, without the Expr tree
+        out->reserve(plain.size());
+        for (ToolCall& call : plain) out->push_back(bfcl_call(std::move(call)));
+        return true;
+    }
     Expr body;
     ParseError err;
     if (!parse_python_expression(src, 0, &body, &err)) return false;

@@ -15,12 +15,14 @@ namespace tl_fast {
 
 struct BfclCall {
     std::string name;
-    Value args;  // Dict: parameter name -> resolved value
+    // Parameter name -> resolved value, a Python dict: each name once, at its first position, its last value.
+    std::vector<std::pair<std::string, Value>> args;
+    const Value* arg(std::string_view param) const;
 };
 
 struct BfclResult {
     bool valid = false;
-    std::string error_type;                   // e.g. "ast_decoder:decoder_failed", "value_error:string"
+    const char* error_type = "";              // e.g. "ast_decoder:decoder_failed", "value_error:string"
     Category category = Category::FormatError;  // the IRM category of the first error
 };
 
@@ -28,6 +30,10 @@ struct BfclResult {
 bool bfcl_decode(std::string_view text, std::vector<BfclCall>* out);
 
 BfclResult bfcl_check(std::string_view prediction, const Problem& problem);
+
+// Precomputes what bfcl_check reads of a problem on every call (build_problem calls it): the checker of
+// the category, the Python types of the schema, the standardized strings of the gold.
+void bfcl_prepare(Problem* problem);
 
 // BFCL's standardize_string: drop " ,./-_*^", lower-case, ' -> ". Lower-casing covers ASCII, Latin-1,
 // Latin Extended-A, Greek, Cyrillic, Armenian and full-width Latin (Python's str.lower covers all scripts).

@@ -155,8 +155,10 @@ py::object bfcl_decode(py::str text) {
     if (!tl_fast::bfcl_decode(utf8(text), &calls)) return py::none();
     py::list out;
     for (const auto& c : calls) {
+        py::dict args;
+        for (const auto& [name, value] : c.args) args[py::str(name)] = from_value(value);
         py::dict item;
-        item[py::str(c.name)] = from_value(c.args);
+        item[py::str(c.name)] = std::move(args);
         out.append(item);
     }
     return std::move(out);
@@ -221,30 +223,43 @@ py::tuple categorize_set(py::list predictions, const ProblemSet& set, const std:
         throw py::value_error("got " + std::to_string(predictions.size()) + " predictions for " +
                               std::to_string(set.items.size()) + " problems");
     const tl_fast::RewardTable table = table_from(rewards);
-    std::vector<std::string> texts;
+    // Views into each str's UTF-8 (CPython keeps it with the object), not copies: `predictions` holds the
+    // strs, so the views outlive the GIL-free section.
+    std::vector<std::string_view> texts;
     texts.reserve(predictions.size());
     for (py::handle p : predictions) {
         if (!PyUnicode_Check(p.ptr())) throw py::type_error("predictions must be str");
-        texts.push_back(utf8(p));
+        Py_ssize_t n = 0;
+        const char* data = PyUnicode_AsUTF8AndSize(p.ptr(), &n);
+        if (data == nullptr) {  // lone surrogates: bytes that fail UTF-8 validation, as utf8() gives
+            PyErr_Clear();
+            data = "\xff", n = 1;
+        }
+        texts.emplace_back(data, size_t(n));
     }
     std::vector<tl_fast::Verdict> verdicts;
     {
         py::gil_scoped_release release;
         verdicts = tl_fast::categorize_many(texts, set.items, table, num_threads);
     }
-    std::map<std::tuple<bool, int, double, std::string>, size_t> index;
+    // A batch has few distinct verdicts: a linear scan over them beats a map keyed on strings.
+    std::vector<size_t> firsts;  // index of the first verdict of each distinct kind
     py::list unique;
     py::list which(verdicts.size());
     for (size_t k = 0; k < verdicts.size(); ++k) {
         const auto& v = verdicts[k];
-        const auto key = std::make_tuple(v.correct, int(v.category), v.reward, v.error_type);
-        auto it = index.find(key);
-        if (it == index.end()) {
-            it = index.emplace(key, index.size()).first;
+        size_t u = 0;
+        for (; u < firsts.size(); ++u) {
+            const auto& f = verdicts[firsts[u]];
+            // the reward is the table's value for the category
+            if (f.category == v.category && f.correct == v.correct && f.error_type == v.error_type) break;
+        }
+        if (u == firsts.size()) {
+            firsts.push_back(k);
             unique.append(py::make_tuple(v.correct, int(v.category), v.reward,
                                          v.error_type.empty() ? py::object(py::none()) : py::str(v.error_type)));
         }
-        which[k] = py::int_(it->second);
+        which[k] = py::int_(u);
     }
     return py::make_tuple(unique, which);
 }

@@ -173,11 +173,7 @@ bool build_problem(const Value& tools, const Value& gold, Protocol protocol, std
     if (!add_gold(gold, out, error)) return false;
     if (out->gold.empty()) return *error = "gold holds no call", false;
     if (protocol == Protocol::BFCL && out->bfcl_category.empty()) out->bfcl_category = "simple_python";
-    if (protocol == Protocol::BFCL)
-        for (GoldCall& g : out->gold)
-            for (GoldParam& p : g.params)
-                for (const Value& o : p.accepted)
-                    if (o.kind == Value::Kind::Str) p.standardized.push_back(bfcl_standardize(o.s));
+    if (protocol == Protocol::BFCL) bfcl_prepare(out);
     return true;
 }
 
@@ -360,7 +356,7 @@ Verdict categorize(std::string_view prediction, const Problem& problem, const Re
     return v;
 }
 
-std::vector<Verdict> categorize_many(const std::vector<std::string>& predictions,
+std::vector<Verdict> categorize_many(const std::vector<std::string_view>& predictions,
                                      const std::vector<const Problem*>& problems, const RewardTable& table,
                                      int num_threads) {
     const size_t n = predictions.size();

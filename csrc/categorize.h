@@ -6,6 +6,7 @@
 #pragma once
 
 #include <array>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -46,6 +47,8 @@ struct ParamSchema {
     std::string type;       // JSON-schema / BFCL type name ("string", "integer", "array", "dict", ...)
     std::string item_type;  // items.type for arrays ("" when absent)
     bool has_item_type = false;
+    // BFCL protocol, precomputed (bfcl_prepare): the Python types of `type` / `item_type` (none: unsupported).
+    std::optional<Value::Kind> bfcl_type, bfcl_item_type;
 };
 
 struct ToolSchema {
@@ -65,12 +68,17 @@ struct GoldParam {
 struct GoldCall {
     std::string name;
     std::vector<GoldParam> params;
+    int bfcl_tool = -1;  // BFCL protocol: index of find_tool(name) in Problem::tools, -1: none (bfcl_prepare)
     const GoldParam* find(const std::string& param) const;
 };
+
+// Which of BFCL's checkers a category uses.
+enum class BfclChecker { Simple, Multiple, Parallel };
 
 struct Problem {
     Protocol protocol = Protocol::TL;
     std::string bfcl_category;  // e.g. "simple_python", "parallel", "live_multiple"
+    BfclChecker bfcl_checker = BfclChecker::Simple;  // from bfcl_category (bfcl_prepare)
     StringMatch string_match = StringMatch::Exact;
     std::vector<ToolSchema> tools;
     std::vector<GoldCall> gold;
@@ -93,7 +101,7 @@ bool build_problem(const Value& tools, const Value& gold, Protocol protocol, std
 Verdict categorize(std::string_view prediction, const Problem& problem, const RewardTable& table);
 
 // Scores predictions[k] against *problems[k] on `num_threads` threads (0 = hardware concurrency).
-std::vector<Verdict> categorize_many(const std::vector<std::string>& predictions,
+std::vector<Verdict> categorize_many(const std::vector<std::string_view>& predictions,
                                      const std::vector<const Problem*>& problems, const RewardTable& table,
                                      int num_threads);
 

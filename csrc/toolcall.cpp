@@ -1,6 +1,7 @@
 // Lexer + recursive-descent parser for tool calls. See toolcall.h for the contract and limits.
 #include "toolcall.h"
 
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -9,22 +10,43 @@ namespace tl_fast {
 
 namespace {
 
-// Length-prefixed views: comparing a string_view against these checks the size before any bytes.
-constexpr std::string_view kPythonKeywords[] = {
-    "and",    "as",   "assert", "async",    "await",    "break", "class", "continue", "def",
-    "del",    "elif", "else",   "except",   "finally",  "for",   "from",  "global",   "if",
-    "import", "in",   "is",     "lambda",   "nonlocal", "not",   "or",    "pass",     "raise",
-    "return", "try",  "while",  "with",     "yield"};
-
+// Python's keywords, by first letter: a switch finds the two or three candidates of a name at once.
 bool is_keyword(std::string_view id) {
-    if (id.size() < 2 || id.size() > 8 || id[0] < 'a' || id[0] > 'y') return false;
-    for (std::string_view k : kPythonKeywords)
-        if (k[0] == id[0] && id == k) return true;  // first byte before memcmp: most ids differ there
-    return false;
+    if (id.size() < 2 || id.size() > 8) return false;
+    switch (id[0]) {
+        case 'a': return id == "and" || id == "as" || id == "assert" || id == "async" || id == "await";
+        case 'b': return id == "break";
+        case 'c': return id == "class" || id == "continue";
+        case 'd': return id == "def" || id == "del";
+        case 'e': return id == "elif" || id == "else" || id == "except";
+        case 'f': return id == "finally" || id == "for" || id == "from";
+        case 'g': return id == "global";
+        case 'i': return id == "if" || id == "import" || id == "in" || id == "is";
+        case 'l': return id == "lambda";
+        case 'n': return id == "nonlocal" || id == "not";
+        case 'o': return id == "or";
+        case 'p': return id == "pass";
+        case 'r': return id == "raise" || id == "return";
+        case 't': return id == "try";
+        case 'w': return id == "while" || id == "with";
+        case 'y': return id == "yield";
+        default: return false;
+    }
 }
 
-bool id_start(unsigned char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80; }
-bool id_char(unsigned char c) { return id_start(c) || (c >= '0' && c <= '9'); }
+// Identifier characters by table (names are scanned a character at a time): ASCII letters, '_', any
+// non-ASCII byte (Python allows Unicode names), and digits after the first character.
+constexpr std::array<uint8_t, 256> kIdClass = [] {
+    std::array<uint8_t, 256> t{};
+    for (int c = 0; c < 256; ++c) {
+        const bool start = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+        t[size_t(c)] = start ? 2 : (c >= '0' && c <= '9') ? 1 : 0;
+    }
+    return t;
+}();
+
+bool id_start(unsigned char c) { return kIdClass[c] == 2; }
+bool id_char(unsigned char c) { return kIdClass[c] != 0; }
 bool is_digit(unsigned char c) { return c >= '0' && c <= '9'; }
 bool is_space(unsigned char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v'; }
 
@@ -88,9 +110,42 @@ class PyParser {
         }
     }
 
+    // ---- fast path: the shape nearly every tool call has ----
+    // Calls `name(.name)*(args)` whose arguments are plain literals (str, number, True/False/None, '-' number,
+    // and lists / tuples / dicts of these), read straight into ToolCalls: no Expr tree, no conversion.
+    // A false return only means "not this shape" (or not valid): the caller then re-parses the text with a
+    // fresh parser and the general grammar, which decides and reports errors. So this path never needs to
+    // reproduce an error, only to agree with the general path on what it accepts.
+
+    // parse_statements() where every statement is a plain call or a list of them.
+    bool plain_statements(std::vector<ToolCall>* out) {
+        for (;;) {
+            skip(true);
+            while (pos_ < src_.size() && src_[pos_] == ';') {
+                ++pos_;
+                skip(true);
+            }
+            if (pos_ >= src_.size()) return true;
+            if (!(peek() == '[' ? plain_call_list(out) : plain_call(out))) return false;
+            skip(false);
+            if (pos_ < src_.size() && src_[pos_] != '\n' && src_[pos_] != '\r' && src_[pos_] != ';') return false;
+        }
+    }
+
+    // parse_single() of `[call, ...]`.
+    bool plain_single_list(std::vector<ToolCall>* out) {
+        skip(true);
+        if (peek() != '[' || !plain_call_list(out)) return false;
+        skip(true);
+        return pos_ == src_.size();
+    }
+
     const ParseError& error() const { return err_; }
 
    private:
+    // Deeper literals take the general path, so the fast path never meets the general path's depth limit.
+    static constexpr int kPlainMaxDepth = 16;
+
     std::string_view src_;
     size_t base_;
     size_t pos_ = 0;
@@ -137,6 +192,168 @@ class PyParser {
         Depth guard(*this);
         if (nesting_ > kMaxDepth) return fail("nesting deeper than the limit");
         return test(out);
+    }
+
+    // A name that may start an expression (no keyword, no True/False/None), or false.
+    bool plain_name(std::string_view* id) {
+        if (!identifier(id) || is_keyword(*id) || *id == "True" || *id == "False" || *id == "None") return false;
+        return peek() != '\'' && peek() != '"';  // else a prefixed string such as r"..."
+    }
+
+    // After an element of a bracketed display: skips to `close` or past a ',' (false on anything else).
+    bool plain_separator(char close) {
+        skip(false);
+        if (peek() == ',') return ++pos_, true;
+        return peek() == (unsigned char)close;
+    }
+
+    // `[call, ...]` with its trailing comma allowed.
+    bool plain_call_list(std::vector<ToolCall>* out) {
+        ++pos_;  // '['
+        ++brackets_;
+        for (;;) {
+            skip(false);
+            if (peek() == ']') break;
+            if (!plain_call(out) || !plain_separator(']')) return false;
+        }
+        ++pos_;
+        --brackets_;
+        return true;
+    }
+
+    // name(.name)*(positional..., keyword=value...) with literal arguments; appended to *out.
+    bool plain_call(std::vector<ToolCall>* out) {
+        const size_t start = pos_;
+        std::string_view id;
+        if (!plain_name(&id)) return false;
+        std::string name(id);
+        for (int parts = 1;; ++parts) {
+            skip(false);
+            if (peek() == '(') break;
+            if (peek() != '.' || parts >= kPlainMaxDepth) return false;  // most non-calls end here, cheaply
+            ++pos_;
+            skip(false);
+            if (!plain_name(&id)) return false;
+            name += '.';
+            name += id;
+        }
+        ToolCall call;
+        call.name = std::move(name);
+        ++pos_;  // '('
+        ++brackets_;
+        for (;;) {
+            skip(false);
+            if (peek() == ')') break;
+            const size_t arg_start = pos_;
+            if (identifier(&id)) {
+                skip(false);
+                if (peek() == '=' && peek(1) != '=') {
+                    ++pos_;
+                    skip(false);
+                    if (is_keyword(id) || id == "True" || id == "False" || id == "None") return false;
+                    for (const auto& kw : call.arguments)
+                        if (kw.first == id) return false;  // repeated: the general path decides
+                    if (call.arguments.empty()) call.arguments.reserve(4);
+                    call.arguments.emplace_back(std::string(id), Value());
+                    if (!plain_literal(&call.arguments.back().second, 0) || !plain_separator(')')) return false;
+                    continue;
+                }
+                pos_ = arg_start;
+            }
+            if (!call.arguments.empty()) return false;  // positional after keyword: the general path reports it
+            call.positional.emplace_back();
+            if (!plain_literal(&call.positional.back(), 0) || !plain_separator(')')) return false;
+        }
+        ++pos_;
+        --brackets_;
+        call.begin = base_ + start;
+        call.end = base_ + pos_;
+        out->push_back(std::move(call));
+        return true;
+    }
+
+    // A plain literal, as resolve() / to_literal() would make it of the Expr the general path builds.
+    // The caller checks that a delimiter follows (an operator or trailer would make it something else).
+    bool plain_literal(Value* out, int depth) {
+        if (depth > kPlainMaxDepth) return false;
+        const unsigned char c = peek();
+        if (is_digit(c) || (c == '.' && is_digit(peek(1)))) return number(out);
+        if (c == '-') {  // '-' then a number: both resolvers negate it
+            ++pos_;
+            skip(false);
+            if (!(is_digit(peek()) || (peek() == '.' && is_digit(peek(1)))) || !number(out)) return false;
+            if (out->kind == Value::Kind::Int) out->i = -out->i;
+            else out->f = -out->f;
+            return true;
+        }
+        if (c == '\'' || c == '"' || id_start(c)) {
+            const size_t start = pos_;
+            std::string_view id;
+            if (identifier(&id) && peek() != '\'' && peek() != '"') {
+                if (id == "True" || id == "False") *out = Value::boolean(id == "True");
+                else if (id == "None") *out = Value::none();
+                else return false;  // a name: its value depends on the resolver
+                return true;
+            }
+            pos_ = start;
+            out->kind = Value::Kind::Str;
+            char kind = 's';
+            return string_run(&out->s, &kind) && kind == 's';
+        }
+        if (c == '[' || c == '(') return plain_sequence(out, c == '[' ? ']' : ')', depth);
+        if (c == '{') return plain_dict(out, depth);
+        return false;
+    }
+
+    // [a, b] -> List, (a, b) / (a,) / () -> Tuple, (a) -> a.
+    bool plain_sequence(Value* out, char close, int depth) {
+        ++pos_;
+        ++brackets_;
+        std::vector<Value> elements;
+        bool comma = false;
+        for (;;) {
+            skip(false);
+            if (peek() == (unsigned char)close) break;
+            elements.emplace_back();
+            if (!plain_literal(&elements.back(), depth + 1)) return false;
+            skip(false);
+            if (peek() == ',') {
+                ++pos_;
+                comma = true;
+            } else if (peek() != (unsigned char)close) {
+                return false;
+            }
+        }
+        ++pos_;
+        --brackets_;
+        if (close == ')' && elements.size() == 1 && !comma) {
+            *out = std::move(elements[0]);
+            return true;
+        }
+        *out = Value::seq(close == ']' ? Value::Kind::List : Value::Kind::Tuple, std::move(elements));
+        return true;
+    }
+
+    // {key: value, ...} with hashable literal keys; later duplicates overwrite (Value::set).
+    bool plain_dict(Value* out, int depth) {
+        ++pos_;
+        ++brackets_;
+        out->kind = Value::Kind::Dict;
+        for (;;) {
+            skip(false);
+            if (peek() == '}') break;
+            Value key, value;
+            if (!plain_literal(&key, depth + 1) || !py_hashable(key)) return false;
+            skip(false);
+            if (peek() != ':' || peek(1) == '=') return false;
+            ++pos_;
+            skip(false);
+            if (!plain_literal(&value, depth + 1) || !plain_separator('}')) return false;
+            out->set(std::move(key), std::move(value));
+        }
+        ++pos_;
+        --brackets_;
+        return true;
     }
 
     // The keyword `word` at the cursor (not a prefix of a longer name)?
@@ -513,7 +730,8 @@ class PyParser {
     bool identifier(std::string_view* out) {
         if (!id_start(peek())) return false;
         const size_t start = pos_;
-        while (id_char(peek())) ++pos_;
+        while (++pos_ < src_.size() && id_char((unsigned char)src_[pos_])) {
+        }
         *out = src_.substr(start, pos_ - start);
         return true;
     }
@@ -743,11 +961,29 @@ class PyParser {
     bool strings(Expr* out) {
         std::string text;
         const size_t start = pos_;
+        char kind = 's';
+        if (!string_run(&text, &kind)) return false;
+        if (kind != 's') {
+            out->kind = Expr::Kind::Other;
+            out->id = kind == 'b' ? "bytes" : "fstring";
+            out->value = Value::str(std::string(src_.substr(start, pos_ - start)));  // source text, for unparse
+        } else {
+            out->kind = Expr::Kind::Const;
+            out->value = Value::str(std::move(text));
+        }
+        out->end = base_ + pos_;
+        return true;
+    }
+
+    // The adjacent literals of strings(): their concatenated text and *kind 's', or 'b' / 'f' when they are
+    // bytes / hold an f-string (then the text is not a value).
+    bool string_run(std::string* text, char* result_kind) {
+        const size_t start = pos_;
         int bytes = 0, parts = 0;
         bool fstring = false;
         for (;;) {
             char kind = 's';
-            if (!string_literal(&text, &kind)) return false;
+            if (!string_literal(text, &kind)) return false;
             ++parts;
             bytes += kind == 'b';
             fstring = fstring || kind == 'f';
@@ -762,15 +998,7 @@ class PyParser {
             break;
         }
         if (bytes != 0 && bytes != parts) return fail_at(start, "cannot mix bytes and str literals");
-        if (bytes || fstring) {
-            out->kind = Expr::Kind::Other;
-            out->id = bytes ? "bytes" : "fstring";
-            out->value = Value::str(std::string(src_.substr(start, pos_ - start)));  // source text, for unparse
-        } else {
-            out->kind = Expr::Kind::Const;
-            out->value = Value::str(std::move(text));
-        }
-        out->end = base_ + pos_;
+        *result_kind = bytes ? 'b' : fstring ? 'f' : 's';
         return true;
     }
 
@@ -851,10 +1079,21 @@ class PyParser {
             } else {
                 if (*kind == 'b' && (unsigned char)c >= 0x80)
                     return fail_at(start, "bytes can only contain ASCII literal characters");
-                *out += c;
-                ++pos_;
+                // This character and those after it that need no attention, in one append.
+                const size_t run = pos_;
+                while (++pos_ < src_.size() && ordinary_char((unsigned char)src_[pos_], quote, triple, *kind == 'b')) {
+                }
+                out->append(src_.data() + run, pos_ - run);
             }
         }
+    }
+
+    // A character of a string literal that is copied as is: no quote, backslash, null byte, line end (unless
+    // in a triple-quoted literal) or non-ASCII byte in bytes.
+    static bool ordinary_char(unsigned char c, char quote, bool triple, bool bytes) {
+        if (c == (unsigned char)quote || c == '\\' || c == '\0') return false;
+        if ((c == '\n' || c == '\r') && !triple) return false;
+        return !(bytes && c >= 0x80);
     }
 
     bool finish_literal(char kind, size_t body_begin, size_t body_end, size_t start) {
@@ -1248,6 +1487,12 @@ size_t trim_end(std::string_view t, size_t b, size_t e) {
 }
 
 bool parse_python_calls(Cursor& cur, size_t b, size_t e) {
+    std::vector<ToolCall> plain;
+    if (PyParser(cur.text.substr(b, e - b), b).plain_statements(&plain)) {
+        for (ToolCall& call : plain)
+            if (!cur.add(std::move(call))) return false;
+        return true;
+    }
     PyParser parser(cur.text.substr(b, e - b), b);
     std::vector<Expr> statements;
     if (!parser.parse_statements(&statements)) return cur.fail(parser.error().offset, parser.error().reason);
@@ -1505,6 +1750,10 @@ bool format_from_name(std::string_view name, Format* out) {
     else if (name == "react") *out = Format::ReAct;
     else return false;
     return true;
+}
+
+bool parse_plain_call_list(std::string_view text, std::vector<ToolCall>* out) {
+    return PyParser(text, 0).plain_single_list(out);
 }
 
 bool parse_python_expression(std::string_view text, size_t base, Expr* out, ParseError* err) {

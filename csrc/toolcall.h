@@ -72,6 +72,12 @@ struct Expr {
 // way `ast.parse(text, mode="eval")` would for the supported subset. `base` is added to every offset.
 bool parse_python_expression(std::string_view text, size_t base, Expr* out, ParseError* err);
 
+// The common case of BFCL's decoder input, fast: `[call, ...]` spanning `text`, where each call is a dotted
+// name with literal arguments only (str, number, True/False/None, '-' number, and lists / tuples / dicts of
+// these); calls carry offsets into `text`. False for any other text, valid or not: parse it with
+// parse_python_expression, which gives the same calls where this succeeds.
+bool parse_plain_call_list(std::string_view text, std::vector<ToolCall>* out);
+
 // Parses one JSON value spanning `text` (surrounding whitespace allowed); ints stay ints, as in json.loads.
 bool parse_json(std::string_view text, size_t base, Value* out, ParseError* err);
 

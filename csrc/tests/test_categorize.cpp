@@ -72,7 +72,7 @@ TEST(bfcl_protocol_verdicts) {
 
 TEST(threads_give_the_same_verdicts) {
     const Problem p = weather();
-    std::vector<std::string> texts;
+    std::vector<std::string_view> texts;
     std::vector<const Problem*> problems;
     const char* preds[] = {"get_weather(city='Paris', days=3)", "get_weather(city='Paris')", "search(q=1)", "x("};
     for (int k = 0; k < 4000; ++k) texts.push_back(preds[k % 4]), problems.push_back(&p);

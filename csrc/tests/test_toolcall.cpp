@@ -50,11 +50,16 @@ TEST(bfcl_decoder_quirks) {
     std::vector<BfclCall> calls;
     CHECK(bfcl_decode("f(a=true, b=2**3, c=g(1), d=-1, e=h(x=1))", &calls));
     CHECK_EQ(calls.size(), size_t(1));
-    const Value& args = calls[0].args;
-    CHECK_EQ(args.get("a")->s, std::string("true"));
-    CHECK_EQ(args.get("b")->i, int64_t(8));
-    CHECK_EQ(args.get("c")->s, std::string("g(1)"));
-    CHECK(args.get("e")->kind == Value::Kind::Dict);
+    const BfclCall& call = calls[0];
+    CHECK_EQ(call.arg("a")->s, std::string("true"));
+    CHECK_EQ(call.arg("b")->i, int64_t(8));
+    CHECK_EQ(call.arg("c")->s, std::string("g(1)"));
+    CHECK(call.arg("e")->kind == Value::Kind::Dict);
+    calls.clear();
+    CHECK(bfcl_decode("[f(a=1, b='x', a=2)]", &calls));  // a repeated keyword: first position, last value
+    CHECK_EQ(calls[0].args.size(), size_t(2));
+    CHECK_EQ(calls[0].args[0].first, std::string("a"));
+    CHECK_EQ(calls[0].args[0].second.i, int64_t(2));
     calls.clear();
     CHECK(!bfcl_decode("[f(a=1)]<end_of_turn>", &calls));
     CHECK_EQ(bfcl_standardize("New York, NY"), std::string("newyorkny"));
