@@ -46,10 +46,17 @@ class Measurement:
 
 def environment() -> dict:
     """Provenance stamped on every result row."""
+    repo = Path(__file__).resolve().parent.parent
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=repo, capture_output=True, text=True, check=True).stdout
+
     try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], capture_output=True, text=True, check=True
-        ).stdout.strip()
+        sha = git("rev-parse", "--short", "HEAD").strip()
+        # Measured code that differs from the commit is marked, so no row credits a commit it does not match.
+        code = ("csrc", "kernels", "tl_fast", "benchmarks")
+        if git("status", "--porcelain", "--untracked-files=no", "--", *code):
+            sha += "+dirty"
     except (OSError, subprocess.CalledProcessError):
         sha = "unknown"
     try:
