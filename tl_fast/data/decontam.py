@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tl_fast.data.formats import _open_text
+from tl_fast._io import read_text
 from tl_fast.data.types import Trajectory
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets"
@@ -87,7 +87,7 @@ def load_eval_queries(paths: list[str | Path] | str | Path) -> dict[str, list[st
         paths = [p for p in str(paths).split(",") if p]
     out: dict[str, list[str]] = {}
     for path in map(Path, paths):
-        text = _open_text(path)
+        text = read_text(path)
         try:
             data = json.loads(text)
             records = data if isinstance(data, list) else [data]

@@ -16,7 +16,6 @@ Sources: a .json / .jsonl file (optionally .gz), a directory saved by `datasets.
 
 from __future__ import annotations
 
-import gzip
 import json
 import re
 from collections import Counter
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tl_fast._io import read_text
 from tl_fast.data.types import Call, Message, Tool, Trajectory
 
 FORMATS = ("auto", "rotllama", "tl_raw", "openai")
@@ -60,13 +60,6 @@ class LoadReport:
 # ---------------------------------------------------------------------------------------------- reading files
 
 
-def _open_text(path: Path) -> str:
-    if path.suffix == ".gz":
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            return f.read()
-    return path.read_text(encoding="utf-8")
-
-
 def iter_records(source: Any) -> Iterator[Any]:
     """Yields raw records; an undecodable JSONL line is yielded as a MalformedRecord to be counted."""
     if isinstance(source, (str, Path)):
@@ -78,7 +71,7 @@ def iter_records(source: Any) -> Iterator[Any]:
             return
         if not path.is_file():
             raise FileNotFoundError(f"trajectory source {str(path)!r} is neither a file nor a directory")
-        text = _open_text(path)
+        text = read_text(path)
         stem = path.name[:-3] if path.name.endswith(".gz") else path.name
         if not stem.endswith(".jsonl"):
             try:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 from pathlib import Path
 from typing import Any
+
+from tl_fast._io import read_text
 
 ASSETS = Path(__file__).resolve().parent.parent / "assets" / "benchmarks"
 
@@ -19,13 +20,6 @@ def find(data_dir: str | Path | None, *relative: str) -> Path:
                 return candidate
     tried = ", ".join(str(root / r) + "[.gz]" for r in relative)
     raise FileNotFoundError(f"benchmark file not found; tried {tried}")
-
-
-def read_text(path: Path) -> str:
-    if path.suffix == ".gz":
-        with gzip.open(path, "rt", encoding="utf-8") as f:
-            return f.read()
-    return path.read_text(encoding="utf-8")
 
 
 def read_json(path: Path) -> Any:

@@ -127,10 +127,8 @@ def first_call(text: str, tools: list[dict[str, Any]]) -> tuple[str, dict[str, A
     if react is not None:
         name, args = react
         return (name, args) if isinstance(args, dict) else None
-    try:
-        from tl_fast.reward.parse import parse_tool_calls
-    except ImportError:  # the parser ships with tl_fast; only a broken install lands here
-        return None
+    from tl_fast.reward.parse import parse_tool_calls
+
     try:
         calls = parse_tool_calls(text, format="auto")
     except Exception:  # a ParseError or a syntax the parser rejects: a format error for scoring

@@ -3,8 +3,8 @@
     python -m tl_fast.train --config configs/codellama7b_tl.yaml --sft-max-steps 100
 
 A YAML file gives a whole run, its keys grouped by section (model, data, mae, render, pkt, sft, ppo, run);
-command-line flags override it. Defaults are the embedded CPU demo (a tiny random-init Llama that learns the
-call format in ~2 minutes); `configs/codellama7b_tl.yaml` holds the paper's settings.
+command-line flags override it. Defaults are the embedded CPU demo (a tiny random-init Llama; the whole
+pipeline runs in a few minutes on a CPU); `configs/codellama7b_tl.yaml` holds the paper's settings.
 """
 
 from __future__ import annotations
