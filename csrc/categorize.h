@@ -108,7 +108,7 @@ std::vector<Verdict> categorize_many(const std::vector<std::string_view>& predic
 // The TL protocol's value comparison: 1 == 1.0, True != 1, lists == tuples, dicts ignore key order.
 bool tl_equal(const Value& a, const Value& b, StringMatch mode);
 
-// TL's call-pair category (exposed for tests): pred vs gold with the given tools.
+// TL's call-pair category: pred vs gold with the given tools.
 Category categorize_pair(const ToolCall& pred, const GoldCall& gold, const Problem& problem);
 
 }  // namespace tl_fast

@@ -67,20 +67,6 @@ bool py_hashable(const Value& v) {
     return true;
 }
 
-const char* py_type_name(const Value& v) {
-    switch (v.kind) {
-        case Value::Kind::None: return "NoneType";
-        case Value::Kind::Bool: return "bool";
-        case Value::Kind::Int: return "int";
-        case Value::Kind::Float: return "float";
-        case Value::Kind::Str: return "str";
-        case Value::Kind::List: return "list";
-        case Value::Kind::Tuple: return "tuple";
-        case Value::Kind::Dict: return "dict";
-    }
-    return "object";
-}
-
 namespace {
 
 // Python's float repr: the shortest digits that round-trip, fixed notation for 1e-4 <= |x| < 1e16.

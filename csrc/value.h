@@ -66,9 +66,6 @@ bool py_equal(const Value& a, const Value& b);
 // Python's hash() would succeed: no list or dict, also not inside a tuple.
 bool py_hashable(const Value& v);
 
-// Python's `type(v).__name__`.
-const char* py_type_name(const Value& v);
-
 // Python's `repr(v)` for the values a tool call can hold (used to mirror `ast.unparse`).
 std::string py_repr(const Value& v);
 

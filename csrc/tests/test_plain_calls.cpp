@@ -45,9 +45,10 @@ std::string dotted(const Expr& e) {
 }
 
 // py_repr tells list from tuple, bool from int and int from float: equal reprs are equal values.
-void check_same_as_general(const std::string& text) {
+// Returns whether the fast path accepted the text (only then is there anything to compare).
+bool check_same_as_general(const std::string& text) {
     std::vector<ToolCall> plain;
-    if (!parse_plain_call_list(text, &plain)) return;
+    if (!parse_plain_call_list(text, &plain)) return false;
     Expr body;
     ParseError err;
     CHECK(parse_python_expression(text, 0, &body, &err));
@@ -73,6 +74,7 @@ void check_same_as_general(const std::string& text) {
             CHECK_EQ(py_repr(plain[c].arguments[k].second), py_repr(v));
         }
     }
+    return true;
 }
 
 }  // namespace
@@ -110,15 +112,19 @@ TEST(plain_calls_fuzz_against_general_path) {
                             "'''m\nn'''", "'\\n\\x41'", "'é'", "'a' 'b'", ":="};
     std::mt19937 rng(12345);
     const size_t n_pieces = sizeof(pieces) / sizeof(pieces[0]);
+    int random_accepted = 0, seeded_accepted = 0;
     for (int iter = 0; iter < 40000; ++iter) {
         std::string text = "[f(";
         const int len = int(rng() % 12);
         for (int k = 0; k < len; ++k) text += pieces[rng() % n_pieces];
         text += rng() % 2 ? ")]" : ")";
-        check_same_as_general(text);
+        random_accepted += check_same_as_general(text);
         std::string seeded = "[f(a=" + std::string(pieces[rng() % n_pieces]) + "), g.h(b=[" +
                              std::string(pieces[rng() % n_pieces]) + "], c={" + pieces[rng() % n_pieces] + ": " +
                              pieces[rng() % n_pieces] + "})]";
-        check_same_as_general(seeded);
+        seeded_accepted += check_same_as_general(seeded);
     }
+    // The comparison means something only where the fast path accepts (2,648 and 727 of 40,000 today).
+    CHECK(random_accepted > 1000);
+    CHECK(seeded_accepted > 300);
 }
