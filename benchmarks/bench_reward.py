@@ -62,12 +62,14 @@ def run(corpus_name: str, items: list, protocol: str, repeat: int) -> list:
     n = len(items)
 
     def timed(fn, provider: str, mode: str, count: int, reps: int):
+        bench = f"reward_{corpus_name}"
         m = measure(
-            fn, bench=f"reward_{corpus_name}", provider=provider, mode=mode, shape=f"n={count}", cpu_reps=reps
+            fn, bench=bench, provider=provider, mode=mode, shape=f"n={count}", cpu_reps=reps, cpu_only=True
         )
-        m.extra["calls_per_s"] = f"{count / (m.ms_p50 * 1e-3):.0f}"
+        calls_per_s = count / (m.ms_p50 * 1e-3)
+        m.extra["calls_per_s"] = f"{calls_per_s:.0f}"
         rows.append(m)
-        return count / (m.ms_p50 * 1e-3)
+        return calls_per_s
 
     def batches(backend: str, copies: int):
         out = []
@@ -112,7 +114,8 @@ def run(corpus_name: str, items: list, protocol: str, repeat: int) -> list:
         speeds["native_2t_batch"] = timed(lambda: end_to_end("native", 2), "native_2t", "batch", n, 5)
         speeds["python_batch"] = timed(lambda: end_to_end("python", 1), "python", "batch", n, 3)
     for name, s in speeds.items():
-        ratio = f"  ({s / speeds['python']:.0f}x python)" if name.startswith("native") else ""
+        twin = speeds["python_batch" if name.endswith("_batch") else "python"]  # like against like
+        ratio = f"  ({s / twin:.0f}x python)" if name.startswith("native") else ""
         print(f"{corpus_name:<9} {name:<16} {s:>12,.0f} calls/s{ratio}")
     return rows
 
@@ -124,8 +127,9 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20, help="corpus copies per native timing")
     parser.add_argument("--no-save", action="store_true", help="print only; do not append to results/")
     args = parser.parse_args()
-    rows = run("bfcl", bfcl_corpus(), "bfcl", args.repeat)
-    rows += run("bfcl_tl", bfcl_corpus(), "tl", args.repeat)
+    bfcl = bfcl_corpus()
+    rows = run("bfcl", bfcl, "bfcl", args.repeat)
+    rows += run("bfcl_tl", bfcl, "tl", args.repeat)
     rows += run("rotbench", rotbench_corpus(), "tl", args.repeat)
     print_table(rows)
     if not args.no_save:

@@ -54,7 +54,7 @@ def environment() -> dict:
     try:
         sha = git("rev-parse", "--short", "HEAD").strip()
         # Measured code that differs from the commit is marked, so no row credits a commit it does not match.
-        code = ("csrc", "kernels", "tl_fast", "benchmarks")
+        code = ("csrc", "kernels", "tl_fast", "benchmarks", ":(exclude)benchmarks/results")
         if git("status", "--porcelain", "--untracked-files=no", "--", *code):
             sha += "+dirty"
     except (OSError, subprocess.CalledProcessError):
@@ -106,10 +106,12 @@ def measure(
     warmup_ms: int = 25,
     rep_ms: int = 100,
     cpu_reps: int = 10,
+    cpu_only: bool = False,
     **extra,
 ) -> Measurement:
-    """Times `fn` (triton.testing.do_bench on CUDA, wall clock on CPU) and records its peak extra memory."""
-    if torch.cuda.is_available():
+    """Times `fn` (triton.testing.do_bench on CUDA, wall clock on CPU) and records its peak extra memory.
+    `cpu_only`: `fn` does no GPU work (e.g. parsing), so it is wall-clock timed even where CUDA is present."""
+    if torch.cuda.is_available() and not cpu_only:
         import triton.testing
 
         torch.cuda.synchronize()

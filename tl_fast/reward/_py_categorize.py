@@ -5,7 +5,7 @@
     correct, category, error_type = categorize("get_weather(city='paris')", problem, rewards)
 
 The category rules are those of the authors' reward code (see tl_fast/reward/table.py); this module and the
-C++ core are held equal by tests/reward/test_parity.py.
+C++ core are held equal by tests/reward/test_reward_categorize.py and test_reward_property.py.
 """
 
 from __future__ import annotations
@@ -218,7 +218,7 @@ def categorize_pair(name: str, arguments: dict, positional: list, gold: GoldCall
     for n, v in arguments.items():
         hallucinated = hallucinated or n in bound  # given twice: not a valid call of the schema
         args.append((n, v))
-    redundant = missing = False
+    redundant = False
     for n, _ in args:
         if n not in tool.params:
             hallucinated = True

@@ -63,7 +63,8 @@ class ToolCall:
 
 
 def parse_tool_calls(text: str, format: str = "auto", *, backend: str = "native") -> list[ToolCall]:
-    """All tool calls in `text` (in order); raises ParseError when there is none to read.
+    """All tool calls in `text` (in order); raises ParseError on text that is not a call (an empty list
+    such as "[]" or a bare comment gives []).
 
     backend: "native" (the C++ core; falls back to Python, warning once, where it is not built) or "python".
     """
