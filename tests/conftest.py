@@ -81,7 +81,7 @@ def kernel_launches(monkeypatch):
     monkeypatch.setattr(KernelInterface, "__getitem__", counting_getitem)
     for module in _kernel_modules():
         for name, fn in list(vars(module).items()):
-            if name.endswith("_torch") and callable(fn) and getattr(fn, "__module__", None) == module.__name__:
+            if name.endswith("_torch") and callable(fn) and getattr(fn, "__module__", "") == module.__name__:
 
                 @functools.wraps(fn)
                 def twin(*args, _fn=fn, _name=name, **kwargs):

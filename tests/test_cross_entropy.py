@@ -170,7 +170,7 @@ def test_leading_dims_module_and_no_input_writes(kernel_path):
 
 @pytest.mark.parametrize("reduction", ["none", "sum", "mean", "weighted_mean"])
 def test_ignore_index_other_than_minus_100(kernel_path, reduction):
-    """ignore_index=5 is a vocabulary index: rows labelled 5 are ignored, every other row (no -100 here) counts."""
+    """ignore_index=5 is a vocabulary index: rows labelled 5 are ignored, all others (no -100 here) count."""
     logits, labels, weights = make_inputs(9, 300, ignore_frac=0.0)
     labels[[1, 4, 7]] = 5
     upstream = randn(9) if reduction == "none" else None

@@ -153,7 +153,8 @@ def _one_call(tools: list[Tool], call: Call) -> Sample:
 
 def _trained(enc, tokenizer) -> list[tuple[str, float]]:
     tokens = tokenizer.convert_ids_to_tokens(enc["input_ids"])
-    return [(tokens[i], enc["token_weights"][i]) for i, lab in enumerate(enc["labels"]) if lab != IGNORE_INDEX]
+    weights = enc["token_weights"]
+    return [(tokens[i], weights[i]) for i, lab in enumerate(enc["labels"]) if lab != IGNORE_INDEX]
 
 
 def test_weight_clip_bounds_hand_computed(shipped):
@@ -174,12 +175,13 @@ def test_weight_clip_bounds_hand_computed(shipped):
     # lower bound: with argument names as keys, "Ġab" + q|x|z|j|v are 6 keys of 11 trained tokens:
     # 5 / 6 < 1 -> 1, so every trained token weighs 1
     tools = [Tool("ab", "", {"qxzjv": {"type": "integer"}}, ())]
-    enc = encode_sample(_one_call(tools, Call("ab", {"qxzjv": 1})), shipped, pkt=PKTConfig(arg_name_keys=True))
+    sample = _one_call(tools, Call("ab", {"qxzjv": 1}))
+    enc = encode_sample(sample, shipped, pkt=PKTConfig(arg_name_keys=True))
     got = _trained(enc, shipped)
     assert [t for t, _ in got] == ["Ġab", "(", "q", "x", "z", "j", "v", "=", "1", ")", "</s>"]
     assert len(enc["key_positions"]) == 6 and [w for _, w in got] == [1.0] * 11
     # the same call without argument-name keys: 1 key, 10 / 1 -> clipped to 9
-    enc = encode_sample(_one_call(tools, Call("ab", {"qxzjv": 1})), shipped)
+    enc = encode_sample(sample, shipped)
     assert [w for _, w in _trained(enc, shipped)] == [9.0] + [1.0] * 10
 
 
