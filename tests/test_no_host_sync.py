@@ -1,4 +1,4 @@
-""""No host syncs" inside the ops (README, tl_fast/losses.py, tl_fast/rl.py), checked on the CPU.
+""" "No host syncs" inside the ops (README, tl_fast/losses.py, tl_fast/rl.py), checked on the CPU.
 
     .venv/bin/python -m pytest -q tests/test_no_host_sync.py
 
@@ -142,7 +142,8 @@ def test_losses_do_not_sync(no_sync):
         for reduction in ("sum", "mean", "weighted_mean"):
             opts = {"reduction": reduction, "label_smoothing": 0.1, "z_loss": 1e-3, "softcap": 5.0}
             tl_fast.cross_entropy(logits, labels, weights, **opts).backward()
-            tl_fast.fused_linear_cross_entropy(hidden, weight, labels, weights, chunk_size=5, **opts).backward()
+            fused = tl_fast.fused_linear_cross_entropy(hidden, weight, labels, weights, chunk_size=5, **opts)
+            fused.backward()
         rows = tl_fast.fused_linear_cross_entropy(hidden, weight, labels, reduction="none", chunk_size=5)
         rows.sum().backward()
         tl_fast.cross_entropy(logits, labels, reduction="none").sum().backward()
