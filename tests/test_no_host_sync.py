@@ -1,4 +1,4 @@
-""" "No host syncs" inside the ops (README, tl_fast/losses.py, tl_fast/rl.py), checked on the CPU.
+"""No host syncs inside the ops (claimed by the README, tl_fast/losses.py, tl_fast/rl.py), checked on the CPU.
 
     .venv/bin/python -m pytest -q tests/test_no_host_sync.py
 
