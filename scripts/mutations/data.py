@@ -36,7 +36,7 @@ MUTATIONS = [
         old="j = _covering(offsets, line + chosen_offs[d][0])",
         new="j = _covering(offsets, line + chosen_offs[d - 1][0])",
         tests=PKT,
-        why="the key token where two tool names part is the last shared token instead of the first differing one",
+        why="the key token where two names part is the last shared token instead of the first differing one",
     ),
     Mutation(
         id="pkt-prefix-names-not-keys",

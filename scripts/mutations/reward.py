@@ -39,8 +39,8 @@ MUTATIONS = [
     Mutation(
         id="tl-twin-bool-equals-int",
         file="tl_fast/reward/_py_categorize.py",
-        old="if isinstance(a, num) and not isinstance(a, bool) and isinstance(b, num) and not isinstance(b, bool):",
-        new="if isinstance(a, num) and isinstance(b, num):",
+        old="and not isinstance(a, bool) and isinstance(b, num) and not isinstance(b, bool):",
+        new="and isinstance(b, num):",
         tests=CATEGORIZE,
         why="True == 1 in the twin's value comparison",
     ),
@@ -73,8 +73,8 @@ MUTATIONS = [
     Mutation(
         id="bfcl-twin-string-not-standardized",
         file="tl_fast/reward/_py_bfcl.py",
-        old="""    if standardize_string(value) not in [standardize_string(p) for p in possible_answer if type(p) == str]:""",
-        new="""    if value not in [p for p in possible_answer if type(p) == str]:""",
+        old="if standardize_string(value) not in [standardize_string(p) for p in possible_answer",
+        new="if value not in [p for p in possible_answer",
         tests=BFCL,
         why="string values are compared exactly, without BFCL's standardize_string",
     ),
