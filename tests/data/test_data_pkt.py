@@ -69,6 +69,10 @@ def _paper_sample(target: str) -> Sample:
     )
 
 
+def _one_call(tools: list[Tool], call: Call) -> Sample:
+    return Sample("w", tools, [Message("user", "q")], Message("assistant", calls=(call,)), 1)
+
+
 def test_key_tokens_of_the_papers_figure(shipped):
     # Paper, PKT figure: choosing getPapersByKeywords among getPaperDetails and finish. The shipped
     # tokenizer splits " getPapersByKeywords" into Ġget|P|a|per|s|By|Keywords and " getPaperDetails" into
@@ -84,6 +88,20 @@ def test_key_tokens_of_the_papers_figure(shipped):
     # finish shares no first token with the others: only its first token is key
     enc = encode_sample(_paper_sample("finish"), shipped)
     assert [shipped.convert_ids_to_tokens(enc["input_ids"])[k] for k in enc["key_positions"]] == ["Ġfinish"]
+
+
+def test_a_name_that_is_a_prefix_of_another(shipped):
+    # get vs get_all (the module docstring's example): " get(x=1)" is Ġget|(|x|=|1|) and " get_all()" is
+    # Ġget|_|all|(|): the names part at the token after "get", "(" for get and "_" for get_all. So each call
+    # has 2 key tokens: get(x=1) + EOS has 7 trained tokens, w = 5 / 2; get_all() + EOS has 6, w = 4 / 2.
+    tools = [Tool("get", "", {"x": {"type": "integer"}}, ("x",)), Tool("get_all", "", {}, ())]
+    for call, keys, w in (
+        (Call("get", {"x": 1}), ["Ġget", "("], 2.5),
+        (Call("get_all", {}), ["Ġget", "_"], 2.0),
+    ):
+        enc = encode_sample(_one_call(tools, call), shipped)
+        assert shipped.convert_ids_to_tokens([enc["input_ids"][k] for k in enc["key_positions"]]) == keys
+        assert {enc["token_weights"][k] for k in enc["key_positions"]} == {w}
 
 
 def _reference_keys(sample, tokenizer, render):
@@ -145,10 +163,6 @@ def test_weights_labels_and_options(samples, shipped):
     assert "".join(arg_tokens).replace("Ġ", "") in "".join(s.target.calls[0].arguments)
     text = show_weights(enc, shipped)
     assert text.count("*") == len(keys) and f"w={w[keys[0]]:<5.2f}" in text
-
-
-def _one_call(tools: list[Tool], call: Call) -> Sample:
-    return Sample("w", tools, [Message("user", "q")], Message("assistant", calls=(call,)), 1)
 
 
 def _trained(enc, tokenizer) -> list[tuple[str, float]]:
