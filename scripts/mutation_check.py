@@ -40,7 +40,7 @@ sys.path.insert(0, str(REPO / "scripts"))
 from mutations import Mutation  # noqa: E402
 
 PYTEST = ["-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-rfE"]
-_FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.M)
+_FAILED = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.M)  # node ids may hold spaces
 
 
 class RegistryError(Exception):
@@ -248,7 +248,12 @@ def table(outcomes: list[Outcome]) -> str:
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--list", action="store_true", help="print the registered mutations and exit")
-    ap.add_argument("--only", metavar="SUBSTR", help="only mutations whose id or file contains SUBSTR")
+    ap.add_argument(
+        "--only",
+        metavar="SUBSTR",
+        action="append",
+        help="only mutations whose id or file contains SUBSTR (repeatable)",
+    )
     ap.add_argument("--jobs", type=int, default=1, help="mutations checked in parallel (one copy each)")
     ap.add_argument(
         "--timeout", type=float, default=900, help="seconds per mutation before it counts as caught"
@@ -264,9 +269,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"mutation_check: {exc}", file=sys.stderr)
         return 2
     if args.only:
-        mutations = [m for m in mutations if args.only in m.id or args.only in m.file]
+        mutations = [m for m in mutations if any(s in m.id or s in m.file for s in args.only)]
         if not mutations:
-            print(f"mutation_check: --only {args.only!r} selects no mutation (see --list)", file=sys.stderr)
+            print(
+                f"mutation_check: --only {' '.join(args.only)} selects no mutation (see --list)",
+                file=sys.stderr,
+            )
             return 2
     if args.list:
         for m in mutations:

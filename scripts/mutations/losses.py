@@ -6,7 +6,8 @@ The fused-linear engine's chunking is left to the kernels' own entries (issue #1
 from . import Mutation
 
 CE_TESTS = ["tests/test_cross_entropy.py"]
-FUSED_TESTS = ["tests/test_fused_linear_cross_entropy.py"]
+CE_IGNORE = ["tests/test_cross_entropy.py::test_ignore_index_other_than_minus_100"]
+FUSED_IGNORE = ["tests/test_fused_linear_cross_entropy.py::test_ignore_index_other_than_minus_100"]
 
 MUTATIONS = [
     Mutation(
@@ -34,7 +35,7 @@ MUTATIONS = [
         opts.ignore_index,""",
         new="""    return (
         -100,""",
-        tests=CE_TESTS,
+        tests=CE_IGNORE,
         why="the kernels compare labels with a hard-coded -100 instead of ignore_index",
     ),
     Mutation(
@@ -46,7 +47,7 @@ MUTATIONS = [
         new="""    V = z.shape[1]
     valid = labels != -100
     m = z.max(dim=1).values""",
-        tests=CE_TESTS,
+        tests=CE_IGNORE,
         why="the pure-PyTorch forward compares labels with a hard-coded -100 instead of ignore_index",
     ),
     Mutation(
@@ -54,7 +55,7 @@ MUTATIONS = [
         file="tl_fast/losses.py",
         old="valid = (labels != ignore_index).float()",
         new="valid = (labels != -100).float()",
-        tests=CE_TESTS,
+        tests=CE_IGNORE,
         why="the reduction's denominator counts rows with label ignore_index when it is not -100",
     ),
     Mutation(
@@ -70,7 +71,7 @@ MUTATIONS = [
         file="tl_fast/losses.py",
         old="return w / torch.where(denom == 0, 1.0, denom)",
         new="return w / denom",
-        tests=CE_TESTS,
+        tests=["tests/test_cross_entropy.py::test_all_rows_ignored_and_zero_weights_give_zero_not_nan"],
         why="an all-ignored (or all-zero-weight) batch gives NaN instead of 0",
     ),
     Mutation(
@@ -126,7 +127,15 @@ MUTATIONS = [
         file="tl_fast/losses.py",
         old="            for t in (gh, gw, gb):\n",
         new="            for t in (gh, gb):\n",
-        tests=FUSED_TESTS,
+        tests=["tests/test_fused_linear_cross_entropy.py::test_upstream_scale_and_mixed_dtype_weight"],
         why="the fused loss's weight gradient is not scaled by the upstream gradient",
+    ),
+    Mutation(
+        id="fused-coefficients-default-ignore-index",
+        file="tl_fast/losses.py",
+        old="coef = row_coefficients(flat_labels, weights, reduction, ignore_index)",
+        new="coef = row_coefficients(flat_labels, weights, reduction)",
+        tests=FUSED_IGNORE,
+        why="the fused loss's reduction counts rows labelled ignore_index unless it is -100",
     ),
 ]
