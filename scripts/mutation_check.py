@@ -168,18 +168,21 @@ def build_native(copy: Path, env: dict, timeout: float) -> tuple[bool, str]:
     return code == 0, out
 
 
-def run_ctest(copy: Path, env: dict, timeout: float) -> tuple[bool, str]:
+def run_ctest(copy: Path, env: dict, timeout: float) -> tuple[str, str]:
+    """("pass" | "fail" | "broken", detail): only failing C++ tests count as a catch, not a failed build."""
     build = copy / "build" / "mutation"
-    steps = [
+    for cmd in (
         ["cmake", "-S", ".", "-B", str(build), "-G", "Ninja", "-DTL_FAST_BUILD_PYTHON=OFF"],
         ["cmake", "--build", str(build)],
-        ["ctest", "--test-dir", str(build), "--output-on-failure"],
-    ]
-    for cmd in steps:
+    ):
         code, out = _run(cmd, copy, env, timeout)
         if code != 0:
-            return False, out
-    return True, ""
+            return "broken", f"{cmd[0]} failed: " + out.strip()[-300:]
+    code, out = _run(["ctest", "--test-dir", str(build), "--output-on-failure"], copy, env, timeout)
+    if code == 0:
+        return "pass", ""
+    failed = re.findall(r"^\s*\d+ - (\S+)", out, re.M)  # ctest's list of failed tests
+    return "fail", "ctest: " + (", ".join(failed) if failed else "failed")
 
 
 def run_tests(copy: Path, tests: list[str], env: dict, timeout: float) -> tuple[int | None, str]:
@@ -199,9 +202,10 @@ def check_one(m: Mutation, copy: Path, timeout: float) -> Outcome:
         path.write_text(text.replace(m.old, m.new, 1))
         if m.native:
             if m.ctest:
-                ok, out = run_ctest(copy, env, timeout)
-                if not ok:
-                    return Outcome(m, "caught", time.monotonic() - start, "ctest failed")
+                result, detail = run_ctest(copy, env, timeout)
+                if result != "pass":
+                    status = "caught" if result == "fail" else "broken"
+                    return Outcome(m, status, time.monotonic() - start, detail)
             ok, out = build_native(copy, env, timeout)
             if not ok:
                 return Outcome(m, "broken", time.monotonic() - start, "native build failed: " + out[-300:])

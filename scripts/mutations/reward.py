@@ -61,6 +61,7 @@ MUTATIONS = [
         tests=CATEGORIZE,
         why="the C++ categorizer calls a redundant parameter hallucinated",
         native=True,
+        ctest=True,  # csrc/tests/test_categorize.cpp has these categories too
     ),
     Mutation(
         id="bfcl-twin-int-not-accepted-for-float",
