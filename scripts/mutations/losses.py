@@ -138,4 +138,20 @@ MUTATIONS = [
         tests=FUSED_IGNORE,
         why="the fused loss's reduction counts rows labelled ignore_index unless it is -100",
     ),
+    Mutation(
+        id="logprobs-temperature-ignored",
+        file="tl_fast/logprobs.py",
+        old="opts = CEOptions(ignore_index=_NO_IGNORE, temperature=temperature)",
+        new="opts = CEOptions(ignore_index=_NO_IGNORE)",
+        tests=["tests/test_logprobs.py"],
+        why="PPO log-probs ignore the sampling temperature",
+    ),
+    Mutation(
+        id="entropy-grad-sign",
+        file="kernels/cross_entropy.py",
+        old="        dz -= dent * p * (logp + entropy)\n",
+        new="        dz += dent * p * (logp + entropy)\n",
+        tests=["tests/test_logprobs.py"],
+        why="the kernel's entropy gradient has the wrong sign (an entropy bonus would lower the entropy)",
+    ),
 ]

@@ -115,4 +115,12 @@ MUTATIONS = [
         tests=["tests/test_masked_stats.py"],
         why="advantage whitening divides by the biased standard deviation",
     ),
+    Mutation(
+        id="policy-loss-always-twin",
+        file="kernels/ppo.py",
+        old="    if not use_triton(logp):\n",
+        new="    if True:\n",
+        tests=["tests/test_ppo_losses.py"],
+        why="the fused policy-loss kernel never runs: its twin serves the Triton path too",
+    ),
 ]
