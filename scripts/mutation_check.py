@@ -79,7 +79,7 @@ def registry_problems(m: Mutation, root: Path = REPO) -> list[str]:
     path = root / m.file
     if not path.is_file():
         return problems + [f"{m.file} does not exist"]
-    count = path.read_text().count(m.old)
+    count = path.read_text(encoding="utf-8").count(m.old)
     if count != 1:
         problems.append(f"`old` occurs {count} times in {m.file}, expected exactly once")
     if m.old == m.new:
@@ -94,7 +94,9 @@ def registry_problems(m: Mutation, root: Path = REPO) -> list[str]:
         file, _, node = test.partition("::")
         if not (root / file).is_file():
             problems.append(f"test file {file} does not exist")
-        elif node and f"def {node.split('::')[-1].split('[')[0]}(" not in (root / file).read_text():
+        elif node and f"def {node.split('::')[-1].split('[')[0]}(" not in (root / file).read_text(
+            encoding="utf-8"
+        ):
             problems.append(f"test {test} does not exist")
     return problems
 
@@ -193,13 +195,13 @@ def check_one(m: Mutation, copy: Path, timeout: float) -> Outcome:
     start = time.monotonic()
     path = copy / m.file
     original = path.read_bytes()
-    text = original.decode()
+    text = original.decode("utf-8")
     if text.count(m.old) != 1:
         return Outcome(m, "stale", 0.0, f"`old` occurs {text.count(m.old)} times in {m.file}")
     env = _env(copy)
     saved_so = [(so, so.read_bytes()) for so in native_artifacts(copy)] if m.native else []
     try:
-        path.write_text(text.replace(m.old, m.new, 1))
+        path.write_bytes(text.replace(m.old, m.new, 1).encode())
         if m.native:
             if m.ctest:
                 result, detail = run_ctest(copy, env, timeout)
