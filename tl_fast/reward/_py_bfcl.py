@@ -6,9 +6,10 @@
 Ported from ShishirPatil/gorilla (Apache-2.0), berkeley-function-call-leaderboard/bfcl_eval:
 model_handler/utils.py (default_decode_ast_prompting, ast_parse, resolve_ast_call, resolve_ast_by_type),
 eval_checker/ast_eval/ast_checker.py and eval_checker/eval_runner.py (_evaluate_single_ast_entry,
-_evaluate_single_relevance_entry); FC mode's decoder is _py_bfcl_fc.py. Control flow and quirks are kept (marked "BFCL:") so that validity and
-the first error_type match; the one change is that BFCL `eval`s binary operations while this computes
-arithmetic on literals only (a name or call inside an operation fails to decode).
+_evaluate_single_relevance_entry); FC mode's decoder is _py_bfcl_fc.py. Control flow and quirks are kept
+(marked "BFCL:") so that validity and the first error_type match; the one change is that BFCL `eval`s
+binary operations while this computes arithmetic on literals only (a name or call inside an operation
+fails to decode).
 
 Other known differences from BFCL (none occurs in the 2,351 vendored gemma4 outputs): integers are
 64-bit; `lambda`, `**kwargs`, named-character escapes and nesting deeper than 64 fail to decode; bytes
@@ -479,7 +480,7 @@ def bfcl_check(prediction: str, problem) -> tuple[bool, str | None, str]:
     if problem.expect != "calls":
         return _relevance_check(status, model, message, prediction, problem)
     if status != "calls":  # _evaluate_single_ast_entry's two decoder errors
-        error = "ast_decoder:decoder_failed" if status == "failed" else "ast_decoder:decoder_wrong_output_format"
+        error = "ast_decoder:" + ("decoder_failed" if status == "failed" else "decoder_wrong_output_format")
         return False, error, _no_call_category(status, message, prediction, problem)
     category = problem.bfcl_category
     if "parallel" in category:

@@ -217,3 +217,21 @@ def categorize(
         bfcl_mode=bfcl_mode,
         underscore_to_dot=underscore_to_dot,
     )[0]
+
+
+def bfcl_decode(text: str, *, bfcl_mode: str = "prompt", backend: str = "native") -> list[dict] | None:
+    """BFCL's decoded calls [{name: {param: value}}] of one answer (prompt text, or an FC result's JSON),
+    or None where BFCL's AST runner stops at the decoder (ast_decoder:decoder_failed or
+    decoder_wrong_output_format). The same decoder protocol="bfcl" scores with."""
+    if bfcl_mode not in ("prompt", "fc"):
+        raise ValueError(f"unknown bfcl_mode {bfcl_mode!r}; expected 'prompt' or 'fc'")
+    native = native_module() if backend == "native" else None
+    if native is not None:
+        if bfcl_mode == "prompt":
+            return native.bfcl_decode(text)
+        status, calls, _ = native.bfcl_decode_fc(text)
+    else:
+        from tl_fast.reward import _py_bfcl
+
+        status, calls, _ = _py_bfcl.decode(text, bfcl_mode)
+    return calls if status == "calls" else None
