@@ -84,6 +84,12 @@ def test_forced_prompt_mode_reads_fc_results_as_bfcls_prompt_handler_would(tmp_p
     path = write_results(tmp_path / "r.json", rows)
     report = run(tmp_path, "--benchmark", "bfcl", "--split", "simple_python", "--predictions", str(path))
     assert mismatches(report, rows) == []
+    assert report["bfcl_summary"]["non_live_ast"]["accuracy"] is None  # 3 of its 4 categories not scored
+    assert report["bfcl_summary"]["non_live_ast"]["not_scored"] == [
+        "multiple",
+        "parallel",
+        "parallel_multiple",
+    ]
     forced = run(
         tmp_path,
         "--benchmark",

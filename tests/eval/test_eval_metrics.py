@@ -53,3 +53,9 @@ def test_fenced_react_scores_ts_and_is_not_a_format_error():
 def test_react_input_must_be_an_object():
     text = "Action: get_weather\nAction Input: " + json.dumps(["Paris"])
     assert first_call(text, TOOLS) is None
+
+
+@pytest.mark.parametrize("backend", ["native", "python"])
+def test_parser_reads_a_fenced_react_answer_in_both_backends(backend):
+    [call] = parse_tool_calls(f"```\n{REACT}\n```", backend=backend)
+    assert (call.name, call.arguments) == ("get_weather", {"city": "Paris"})
