@@ -736,11 +736,16 @@ BfclDecoded decode_prompt(std::string_view text) {
 }
 
 // The IRM category of an answer that holds no call BFCL can use: an abstention (a text message, an empty
-// list, text the tool-call parser reads as holding no call) is "irrelevant", anything else a format error.
+// list, text not opening with '[' that the tool-call parser reads as holding no call) is "irrelevant",
+// anything else a format error.
 Category no_call_category(const BfclDecoded& d, std::string_view text, const Problem& problem) {
     if (d.status == BfclDecoded::Status::WrongFormat) return Category::FormatError;
     if (d.status == BfclDecoded::Status::Calls || d.message) return Category::Irrelevant;
     if (problem.bfcl.mode == BfclMode::FC) return Category::FormatError;  // JSON that is no result layout
+    // Text that opens like BFCL's call list is a broken call; only other text is worth a parse (RL speed).
+    size_t b = 0;
+    while (b < text.size() && (text[b] == '`' || text[b] == '\n' || text[b] == ' ')) ++b;
+    if (b < text.size() && text[b] == '[') return Category::FormatError;
     const ParseResult parsed = parse_tool_calls(text);
     return parsed.ok && parsed.calls.empty() ? Category::Irrelevant : Category::FormatError;
 }

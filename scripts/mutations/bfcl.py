@@ -85,6 +85,15 @@ MUTATIONS = [
         native=True,
         ctest=True,
     ),
+    Mutation(
+        id="bfcl-broken-call-list-is-abstention",
+        file="csrc/bfcl.cpp",
+        old="if (b < text.size() && text[b] == '[') return Category::FormatError;",
+        new="if (b < text.size() && text[b] == '[') return Category::Irrelevant;",
+        tests=IRRELEVANT_TESTS,
+        why="a call list BFCL cannot decode is scored as a deliberate no-call instead of a format error",
+        native=True,
+    ),
     # ---- Python twin
     Mutation(
         id="py-bfcl-fc-empty-message-fails",

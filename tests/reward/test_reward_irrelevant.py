@@ -55,6 +55,22 @@ def test_bfcl_empty_answer_is_an_abstention_beside_bfcls_label(backend):
     )
 
 
+@pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize(
+    "answer, category",
+    [
+        ("# nothing to call here", "irrelevant"),  # BFCL cannot decode it; the parser reads no call
+        ("[get_weather(city='Paris')]<eos>", "format_error"),  # a call list BFCL cannot read
+        ("[ ]<eos>", "format_error"),  # opens like a call list: a broken one, whatever follows
+        ("```\n[]\n```", "irrelevant"),  # decodes to [] (BFCL strips the fence)
+    ],
+)
+def test_bfcl_prompt_decoder_failures_are_abstentions_or_format_errors(backend, answer, category):
+    gold = [{"get_weather": {"city": ["Paris"]}}]
+    v = categorize(answer, TOOLS, gold, protocol="bfcl", backend=backend)
+    assert (v.correct, v.category) == (False, category)
+
+
 @pytest.mark.skipif(not native_available(), reason="native core not built")
 def test_native_equals_python_on_no_call_problems():
     answers = ["[]", "", "get_weather(city='Paris')", "x(", "lookup()", "[get_weather(city='Rome')]"]

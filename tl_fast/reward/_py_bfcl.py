@@ -449,13 +449,15 @@ def decode(text: str, mode: str) -> tuple[str, list, bool]:
 
 
 def _no_call_category(status: str, message: bool, text: str, problem) -> str:
-    """An abstention (a text message, an empty list, text the tool-call parser reads as holding no call)
-    is "irrelevant"; anything else a format error."""
+    """An abstention (a text message, an empty list, text not opening with "[" that the tool-call parser
+    reads as holding no call) is "irrelevant"; anything else a format error."""
     if status == "wrong_format":
         return "format_error"
     if status == "calls" or message:
         return "irrelevant"
     if problem.bfcl_mode == "fc":
+        return "format_error"
+    if text.lstrip("`\n ").startswith("["):  # opens like BFCL's call list: a broken call, not a parse
         return "format_error"
     try:
         return "format_error" if parse(text) else "irrelevant"
