@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import json
+import os
 import random
 from collections import defaultdict
 from pathlib import Path
@@ -291,8 +292,11 @@ FC_PALETTE = ['"', "\\", "{", "}", "[", "]", ":", ",", " ", "\n", "0", "-", "1e9
 
 @pytest.mark.skipif(not native_available(), reason="native core not built")
 def test_mutated_fc_results_native_equals_python(rows):
-    """The C++ decoder and the Python twin agree on FC results mutated by character edits and splices."""
+    """The C++ decoder and the Python twin agree on FC results mutated by character edits and splices.
+
+    TL_FAST_FC_FUZZ=1000000 runs a million instead of 6,000 (about two minutes)."""
     native = native_module()
+    count = int(os.environ.get("TL_FAST_FC_FUZZ", "6000"))
     rng = random.Random(1234)
     seeds = [r["text"] for r in rows if r["mode"] == "fc"]
     seeds += [
@@ -302,7 +306,7 @@ def test_mutated_fc_results_native_equals_python(rows):
         and (isinstance(r["result"], str) or all(isinstance(e, dict) for e in r["result"]))
     ]
     checked = decoded = 0
-    for _ in range(6000):
+    for _ in range(count):
         text = rng.choice(seeds)
         for _ in range(rng.randrange(1, 4)):
             pos = rng.randrange(len(text) + 1)
@@ -321,4 +325,4 @@ def test_mutated_fc_results_native_equals_python(rows):
         assert json.dumps(n_calls, sort_keys=True) == json.dumps(p_calls, sort_keys=True), text
         checked += 1
         decoded += n_status == "calls" and bool(n_calls)
-    assert checked == 6000 and decoded > 500  # the edits leave many results readable
+    assert checked == count and decoded > count // 12  # the edits leave many results readable
