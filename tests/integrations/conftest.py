@@ -136,7 +136,10 @@ CITIES = ("Paris", "Rome", "Oslo", "Lima", "Cairo", "Quito", "Hanoi", "Bern")
 
 def chat_rows(n: int) -> list[dict]:
     """n short rows of varied length: different cities, with or without `days`, some failed calls."""
-    return [chat_row(CITIES[i % len(CITIES)] * (1 + i % 3), days=i % 4 or None, error=i % 5 == 4) for i in range(n)]
+    return [
+        chat_row(CITIES[i % len(CITIES)] * (1 + i % 3), days=i % 4 or None, error=i % 5 == 4)
+        for i in range(n)
+    ]
 
 
 @pytest.fixture

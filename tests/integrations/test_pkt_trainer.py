@@ -54,7 +54,9 @@ def test_all_weights_one_equals_the_hf_trainers_own_loss(tmp_path, shipped_token
     ds = datasets.Dataset.from_list(rows[:8])
     col = PKTCollator(shipped_tokenizer, pkt=PKTConfig(enabled=False))
     plain = lambda rows: {k: v for k, v in col(rows).items() if k not in ("token_weights", "pkt_stats")}  # noqa: E731
-    kw = dict(max_steps=2, gradient_accumulation_steps=2, learning_rate=0.5)  # SGD: no Adam sign amplification
+    kw = dict(
+        max_steps=2, gradient_accumulation_steps=2, learning_rate=0.5
+    )  # SGD: no Adam sign amplification
     hf_model, pkt_model = tiny_llama(shipped_tokenizer), tiny_llama(shipped_tokenizer)
     start = [p.detach().clone() for p in pkt_model.parameters()]
     # the plain Trainer would drop the conversations column before the collator sees it
@@ -192,7 +194,9 @@ def test_softcapped_model_matches_its_own_loss(tmp_path, shipped_tokenizer, rows
     batch = col(rows[:2])
     batch.pop("pkt_stats")
     ours = trainer.compute_loss(model, dict(batch))
-    theirs = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]).loss
+    theirs = model(
+        input_ids=batch["input_ids"], attention_mask=batch["attention_mask"], labels=batch["labels"]
+    ).loss
     torch.testing.assert_close(ours, theirs, rtol=1e-5, atol=1e-5)
     uncapped = model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"]).logits
     assert uncapped.abs().max() <= 0.5 + 1e-6  # the cap binds, so a missing softcap would be seen
@@ -218,3 +222,30 @@ def test_evaluate_and_save(tmp_path, shipped_tokenizer, rows):
     back = AutoModelForCausalLM.from_pretrained(tmp_path / "saved")
     for (n, p), q in zip(model.named_parameters(), back.parameters(), strict=True):
         torch.testing.assert_close(p, q, rtol=0, atol=0, msg=n)
+
+
+def test_ddp_equals_one_big_batch(tmp_path, shipped_tokenizer):
+    """2 processes x gradient accumulation 2 (gloo): the step's gradient is the fp64 reference's over all
+    4 rows, and the logged loss is their weighted mean."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    from .conftest import chat_rows
+
+    worker = Path(__file__).with_name("ddp_worker.py")
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
+           str(worker), str(tmp_path)]  # fmt: skip
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=300, env=env)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    got = torch.load(tmp_path / "ddp.pt")
+    model = tiny_llama(shipped_tokenizer)
+    batch = PKTCollator(shipped_tokenizer)(chat_rows(4))
+    loss = ref_loss(model, batch)
+    loss.backward()
+    assert got["rows"] == 4  # every process's rows were counted
+    assert got["loss"] == [pytest.approx(loss.item(), rel=1e-5)]
+    for n, g in grads(model).items():
+        torch.testing.assert_close(got["delta"][n], -g, rtol=1e-4, atol=1e-6, msg=n)

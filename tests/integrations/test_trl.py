@@ -144,15 +144,25 @@ def test_grpo_logs_rewards_equal_to_categorize(tmp_path, shipped_tokenizer):
     tools = [WEATHER, {"type": "function", "function": {"name": "get_weather_forecast", "parameters": {
         "type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}}}]  # fmt: skip
     prompts = datasets.Dataset.from_list(
-        [{"prompt": f"User: weather {i}\nAssistant:", "tools": json.dumps(tools), "gold": "get_weather(city='Paris')"}
-         for i in range(4)]  # fmt: skip
+        [
+            {
+                "prompt": f"User: weather {i}\nAssistant:",
+                "tools": json.dumps(tools),
+                "gold": "get_weather(city='Paris')",
+            }
+            for i in range(4)
+        ]  # fmt: skip
     )
     cfg = GRPOConfig(
         str(tmp_path), per_device_train_batch_size=4, num_generations=4, max_completion_length=24, max_steps=2,
         logging_steps=1, report_to=[], use_cpu=True, bf16=False, save_strategy="no", learning_rate=1e-4,
     )  # fmt: skip
     trainer = GRPOTrainer(
-        model=model, reward_funcs=[IRMReward()], args=cfg, train_dataset=prompts, processing_class=shipped_tokenizer
+        model=model,
+        reward_funcs=[IRMReward()],
+        args=cfg,
+        train_dataset=prompts,
+        processing_class=shipped_tokenizer,
     )
     trainer.train()
     logged = [r for r in trainer.state.log_history if "rewards/irm/mean" in r]

@@ -13,6 +13,7 @@ categorize() gives it `format_error`, as in tl_fast's own PPO trainer.
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter
 from collections.abc import Callable, Sequence
 from functools import lru_cache
@@ -189,15 +190,24 @@ class Scorer:
         self.totals: Counter = Counter()  # category -> completions scored so far
 
     def __call__(
-        self, predictions: Sequence[str], tools_list: Sequence[list], golds: Sequence[Any]
+        self,
+        predictions: Sequence[str],
+        tools_list: Sequence[list],
+        golds: Sequence[Any],
+        where: str = "row {}",
     ) -> tuple[list[Verdict], list[float]]:
+        """where: how an error names item k of the batch (`where.format(k)`)."""
         try:
             verdicts = categorize_batch(
                 list(predictions), list(tools_list), list(golds), protocol=self.protocol, table=self.table,
                 **self.kwargs,
             )  # fmt: skip
         except ValueError as exc:  # bad tools or gold: "item k: ..."
-            raise ValueError(f"unusable tools or gold (a data bug, not a model error): {exc}") from None
+            m = re.match(r"item (\d+): (.*)", str(exc), re.S)
+            at, detail = (where.format(m[1]), m[2]) if m else ("this batch", str(exc))
+            raise ValueError(
+                f"{at}: unusable tools or gold (a data bug, not a model error): {detail}"
+            ) from None
         if self.reward is None:
             rewards = [v.reward for v in verdicts]
         else:

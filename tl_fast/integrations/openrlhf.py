@@ -53,7 +53,9 @@ def reward_func(
         text, ok = response_of(query, prompt or "")
         responses.append(strip_extra_special(text))
         found += ok
-    verdicts, rewards = _SCORER(responses, [t for t, _ in parsed], [g for _, g in parsed])
+    verdicts, rewards = _SCORER(
+        responses, [t for t, _ in parsed], [g for _, g in parsed], "label of rollout {}"
+    )
     logs = {f"irm/{c}": share for c, share in category_shares(verdicts).items()}
     logs["irm/prompt_not_found"] = float(len(queries) - found)
     return {

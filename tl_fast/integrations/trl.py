@@ -120,7 +120,10 @@ class IRMReward:
             read_gold(g, f"row {i} of column {self.gold_column!r}")
             for i, g in enumerate(self._column(columns, self.gold_column, n))
         ]
-        verdicts, rewards = self.scorer([completion_text(c) for c in completions], tools, golds)
+        texts = [completion_text(c) for c in completions]
+        verdicts, rewards = self.scorer(
+            texts, tools, golds, f"row {{}} of columns {self.tools_column!r}/{self.gold_column!r}"
+        )
         log_metric, log_extra = columns.get("log_metric"), columns.get("log_extra")
         if callable(log_metric):
             for category, share in category_shares(verdicts).items():

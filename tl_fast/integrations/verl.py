@@ -44,8 +44,9 @@ def compute_score(
     """{"score": the IRM reward, "category": its error category, "correct": 1.0 | 0.0, "error_type": BFCL's
     label or ""} for one response. `solution_str` may carry chat special tokens (<|im_end|>, </s>, padding);
     the parser strips them. A malformed ground truth raises ValueError (a data bug)."""
-    tools, gold = parse_label(ground_truth, where=f"ground_truth of a {data_source or 'verl'} row")
-    verdicts, rewards = _SCORER([_text(solution_str)], [tools], [gold])
+    where = f"ground_truth of a {data_source or 'verl'} row"
+    tools, gold = parse_label(ground_truth, where=where)
+    verdicts, rewards = _SCORER([_text(solution_str)], [tools], [gold], where=where)
     return _result(verdicts[0], rewards[0])
 
 
@@ -61,7 +62,10 @@ def compute_score_batch(
         raise ValueError(f"got {len(solution_strs)} responses but {len(ground_truths)} ground truths")
     labels = [parse_label(gt, where=f"ground_truth of row {i}") for i, gt in enumerate(ground_truths)]
     verdicts, rewards = _SCORER(
-        [_text(s) for s in solution_strs], [t for t, _ in labels], [g for _, g in labels]
+        [_text(s) for s in solution_strs],
+        [t for t, _ in labels],
+        [g for _, g in labels],
+        "ground_truth of row {}",
     )
     return [_result(v, r) for v, r in zip(verdicts, rewards, strict=True)]
 
