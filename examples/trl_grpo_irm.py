@@ -127,7 +127,10 @@ def main(argv: list[str]) -> int:
     for r in steps:
         mix = {k[4:]: round(v, 2) for k, v in r.items() if k.startswith("irm/") and v > 0}
         print(f"step {r['step']:3d}  reward {r['rewards/irm/mean']:+.3f}  categories {mix}")
-    print(f"{len(prompts)} prompts; reward {steps[0]['rewards/irm/mean']:+.3f} -> {steps[-1]['rewards/irm/mean']:+.3f}")
+    print(
+        f"{len(prompts)} prompts; reward {steps[0]['rewards/irm/mean']:+.3f} -> "
+        f"{steps[-1]['rewards/irm/mean']:+.3f}"
+    )
     return 0
 
 

@@ -1,7 +1,7 @@
 """PKT-SFT with TRL's SFTTrainer: MAE-split tool-use trajectories, key tool-name tokens weighted, fused loss.
 
     pip install 'tl_fast[trl]'
-    python examples/trl_sft_pkt.py                                 # CPU, ~1 min: tiny random Llama, vendored data
+    python examples/trl_sft_pkt.py                    # CPU, ~1 min: tiny random Llama, vendored data
     python examples/trl_sft_pkt.py --max-steps 2 --output-dir /tmp/sft   # a quick check
 
 A real model on a GPU (local folder or Hub id; bf16, LoRA optional):
@@ -133,8 +133,9 @@ def main(argv: list[str]) -> int:
     losses = [r["loss"] for r in trainer.state.log_history if "loss" in r]
     weights = [r["pkt/mean_weight"] for r in trainer.state.log_history if "pkt/mean_weight" in r]
     report = dict(trainer.pkt_report)
-    print(f"loss {losses[0]:.3f} -> {losses[-1]:.3f} over {args.max_steps} steps; mean PKT weight per trained "
-          f"token {sum(weights) / len(weights):.3f}; data: {report}; model saved to {final}")  # fmt: skip
+    mean_weight = sum(weights) / len(weights)
+    print(f"loss {losses[0]:.3f} -> {losses[-1]:.3f} over {args.max_steps} steps; mean PKT weight per "
+          f"trained token {mean_weight:.3f}; data: {report}; model saved to {final}")  # fmt: skip
     return 0
 
 

@@ -1,5 +1,5 @@
-"""Both TRL examples run end to end as a user runs them (subprocesses, short budgets): PKT-SFT on the vendored
-trajectories, then GRPO with the IRM reward starting from the model SFT saved; bad flags exit 2 on one line."""
+"""Both TRL examples run end to end as a user runs them (subprocesses, short budgets): PKT-SFT on the
+vendored trajectories, then GRPO with the IRM reward from the model SFT saved. Bad flags: exit 2, one line."""
 
 from __future__ import annotations
 

@@ -58,7 +58,8 @@ def test_irm_reward_plain_completions_and_metric_logging():
     logged, extra = {}, {}
     got = reward(
         prompts=["p"] * len(texts), completions=texts, tools=[LABEL and json.dumps(TOOLS)] * len(texts),
-        gold=[GOLD] * len(texts), log_metric=logged.__setitem__, log_extra=extra.__setitem__, trainer_state=None,
+        gold=[GOLD] * len(texts), log_metric=logged.__setitem__, log_extra=extra.__setitem__,
+        trainer_state=None,
     )  # fmt: skip
     want = [RewardTable().reward(c) for c in OUTPUTS.values()]
     assert got == want and got == [categorize(t, TOOLS, GOLD).reward for t in texts]
@@ -76,7 +77,8 @@ def test_irm_reward_conversational_completions_and_object_columns():
         [{"role": "assistant", "content": "Let me look.", "tool_calls": [
             {"type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Rome"}'}}]}],
         [{"role": "assistant", "content": "get_weather_forecast(city='Paris')"}],
-        [{"role": "assistant", "tool_calls": [{"function": {"name": "get_weather", "arguments": "{bad json"}}]}],
+        [{"role": "assistant", "tool_calls": [
+            {"function": {"name": "get_weather", "arguments": "{bad json"}}]}],
         [{"role": "assistant", "content": [{"type": "text", "text": "get_weather(city='Paris')"}]},
          {"role": "tool", "content": "21 C"}, {"role": "assistant", "content": "ignored"}],
     ]  # fmt: skip
@@ -92,8 +94,8 @@ def test_irm_reward_schemes_and_tables_plug_in():
     assert trl_reward(table=RewardTable(value_error=-0.9))(**kw) == [1.0, -0.9]
     binary = lambda verdicts, preds, tools, golds: [float(v.correct) for v in verdicts]  # noqa: E731
     assert trl_reward(reward=binary)(**kw) == [1.0, 0.0]
-    assert trl_reward(tools_column="t", gold_column="g")(prompts=kw["prompts"], completions=texts,
-                                                         t=kw["tools"], g=kw["gold"]) == [1.0, -0.25]  # fmt: skip
+    renamed = trl_reward(tools_column="t", gold_column="g")
+    assert renamed(prompts=kw["prompts"], completions=texts, t=kw["tools"], g=kw["gold"]) == [1.0, -0.25]
 
 
 def test_irm_reward_bad_data_raises_one_clear_error():

@@ -36,7 +36,8 @@ def test_pkt_sft_trainer_equals_tl_fasts_own_sft_loop(tmp_path, shipped_tokenize
     import datasets
     from accelerate import Accelerator
 
-    from tl_fast.train.config import RunConfig, SFTConfig as TLSFTConfig
+    from tl_fast.train.config import RunConfig
+    from tl_fast.train.config import SFTConfig as TLSFTConfig
     from tl_fast.train.report import MetricsLog
     from tl_fast.train.sft import run_sft
 
@@ -154,7 +155,8 @@ def test_grpo_logs_rewards_equal_to_categorize(tmp_path, shipped_tokenizer):
         ]  # fmt: skip
     )
     cfg = GRPOConfig(
-        str(tmp_path), per_device_train_batch_size=4, num_generations=4, max_completion_length=24, max_steps=2,
+        str(tmp_path), per_device_train_batch_size=4, num_generations=4, max_completion_length=24,
+        max_steps=2,
         logging_steps=1, report_to=[], use_cpu=True, bf16=False, save_strategy="no", learning_rate=1e-4,
     )  # fmt: skip
     trainer = GRPOTrainer(

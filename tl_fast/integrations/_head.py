@@ -4,9 +4,10 @@
     h, w, b, opts = head_projection(model, hidden)        # h @ w.T + b == the model's logits (LoRA included)
 
 The forward goes through the outermost model (DDP/FSDP wrappers see it, so gradients are all-reduced) with
-`logits_to_keep` set to no position, and a forward hook on the backbone takes its output: nothing is patched and
-no (N, V) logits are made. `check_projection` compares the projection with the model's own logits once, so a
-model that transforms its logits in a way not handled here fails loudly instead of training on a wrong loss.
+`logits_to_keep` set to no position, and a forward hook on the backbone takes its output: nothing is patched
+and no (N, V) logits are made. `check_projection` compares the projection with the model's own logits once,
+so a model that transforms its logits in a way not handled here fails loudly instead of training on a wrong
+loss.
 """
 
 from __future__ import annotations
@@ -55,7 +56,7 @@ def final_hidden_states(model: nn.Module, inputs: dict, keep: Tensor | None = No
 def _lora_parts(
     head: nn.Module, hidden: Tensor
 ) -> tuple[nn.Module, list[Tensor], list[Tensor], list[Tensor]]:
-    """peft LoRA on the head: logits = base(h) + sum_a s_a * B_a(A_a(dropout_a(h))) (peft lora.Linear.forward),
+    """peft LoRA on the head: logits = base(h) + sum_a s_a * B_a(A_a(dropout_a(h))) (lora.Linear.forward),
     written as extra hidden columns s_a * A_a(dropout_a(h)) against extra weight columns B_a.weight."""
     base = head.get_base_layer()
     hs, ws, bs = [], [], []
@@ -66,8 +67,8 @@ def _lora_parts(
             continue
         if name in getattr(head, "lora_variant", {}) or getattr(head, "use_dora", {}).get(name):
             raise NotImplementedError(
-                f"adapter {name!r} on lm_head is a LoRA variant (DoRA, ...): the fused loss handles plain LoRA "
-                "only; leave lm_head out of target_modules or merge the adapter first"
+                f"adapter {name!r} on lm_head is a LoRA variant (DoRA, ...): the fused loss handles plain "
+                "LoRA only; leave lm_head out of target_modules or merge the adapter first"
             )
         lora_a, lora_b, scale = head.lora_A[name], head.lora_B[name], head.scaling[name]
         x = head.lora_dropout[name](hidden.to(lora_a.weight.dtype))
@@ -82,9 +83,9 @@ def _resolve(head: nn.Module) -> nn.Module:
     """The module that computes the logits, through peft's modules_to_save wrapper."""
     if hasattr(head, "modules_to_save") and hasattr(head, "original_module"):
         active = [a for a in head.active_adapters if a in head.modules_to_save]
-        return (
-            head.original_module if head.disable_adapters or not active else head.modules_to_save[active[0]]
-        )
+        if head.disable_adapters or not active:
+            return head.original_module
+        return head.modules_to_save[active[0]]
     return head
 
 

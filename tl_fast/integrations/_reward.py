@@ -27,9 +27,9 @@ RewardScheme = Callable[[Sequence[Verdict], Sequence[str], Sequence[list], Seque
 
 
 def drop_nulls(value: Any) -> Any:
-    """A copy without None-valued dict entries. Arrow (datasets, parquet) unifies the struct fields of all rows,
-    so a schema or a call read back from a dataset carries `None` for every key another row had; left in, they
-    would be phantom parameters and arguments. JSON text keeps explicit nulls and needs no such cleaning."""
+    """A copy without None-valued dict entries. Arrow (datasets, parquet) unifies the struct fields of all
+    rows, so a schema or a call read back from a dataset carries `None` for every key another row had; left
+    in, they would be phantom parameters and arguments. JSON text keeps explicit nulls: no cleaning there."""
     if isinstance(value, dict):
         return {k: drop_nulls(v) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
@@ -62,7 +62,7 @@ def read_tools(value: Any, where: str) -> list[dict]:
 
 
 def read_gold(value: Any, where: str) -> Any:
-    """A gold call string stays a string (the categorizer parses it); JSON text of a call object is decoded."""
+    """A gold call string stays a string (the categorizer parses it); JSON text of a call is decoded."""
     if isinstance(value, str):
         stripped = value.lstrip()
         if stripped.startswith(("{", "[")):

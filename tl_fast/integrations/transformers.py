@@ -1,14 +1,14 @@
-"""PKT-SFT inside the HF `Trainer`: a collator that renders tool-use rows with PKT weights, and a Trainer whose
-loss is tl_fast's fused, token-weighted cross-entropy over the whole optimizer step.
+"""PKT-SFT inside the HF `Trainer`: a collator that renders tool-use rows with PKT weights, and a Trainer
+whose loss is tl_fast's fused, token-weighted cross-entropy over the whole optimizer step.
 
     from tl_fast.integrations.transformers import PKTCollator, PKTTrainer
     collator = PKTCollator(tokenizer)                    # rows -> input_ids, labels, token_weights (+ stats)
     trainer = PKTTrainer(model=model, args=TrainingArguments("out"), train_dataset=ds, data_collator=collator)
     trainer.train()
 
-The loss. `Trainer(compute_loss_func=...)` only sees the model's outputs (full logits) and labels, so it can
-neither skip the logits nor see per-token weights. PKTTrainer overrides `compute_loss`: the model's own forward
-runs with `logits_to_keep` set to no position, a hook takes the backbone's final hidden states, and
+The loss. `Trainer(compute_loss_func=...)` only sees the model's outputs (full logits) and labels, so it
+can neither skip the logits nor see per-token weights. PKTTrainer overrides `compute_loss`: the model's own
+forward runs with `logits_to_keep` set to no position, a hook takes the backbone's final hidden states, and
 `tl_fast.fused_linear_cross_entropy(hidden, lm_head.weight, labels, token_weights)` computes the loss without
 the (N, V) logits. As transformers does with `num_items_in_batch` for token counts, `get_batch_samples` sums
 the PKT weights of every micro-batch of the optimizer step (and, with `average_tokens_across_devices`, of
@@ -176,7 +176,7 @@ class PKTCollator:
         if "input_ids" in row:
             if "token_weights" not in row or "labels" not in row:
                 raise ValueError(
-                    "an encoded row needs labels and token_weights (tl_fast.data.build_sft_dataset makes them)"
+                    "an encoded row needs labels and token_weights (as tl_fast.data.build_sft_dataset makes)"
                 )
             encoded = [{k: row[k] for k in ("input_ids", "labels", "token_weights")}]
         else:
@@ -251,8 +251,8 @@ class PKTLossMixin:
         super().__init__(*args, **kwargs)
         if self.args.n_gpu > 1:
             raise ValueError(
-                f"{type(self).__name__} does not support nn.DataParallel (several GPUs in one process); launch "
-                "with `accelerate launch` or `torchrun`, or make one GPU visible"
+                f"{type(self).__name__} does not support nn.DataParallel (several GPUs in one process); "
+                "launch with `accelerate launch` or `torchrun`, or make one GPU visible"
             )
         import transformers
         from packaging.version import Version

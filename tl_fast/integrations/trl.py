@@ -53,8 +53,8 @@ class PKTSFTTrainer(PKTLossMixin, trl.SFTTrainer):
             args = trl.SFTConfig(f"{str(name).rstrip('/').split('/')[-1]}-PKT-SFT")
         if args.packing or args.padding_free:
             raise ValueError(
-                "SFTConfig(packing=True / padding_free=True) is TRL's own collation, which drops token_weights; "
-                "use PKTCollator(tokenizer, packing=True) instead"
+                "SFTConfig(packing=True / padding_free=True) is TRL's own collation, which drops "
+                "token_weights; use PKTCollator(tokenizer, packing=True) instead"
             )
         if args.assistant_only_loss or args.completion_only_loss:
             raise ValueError(
@@ -68,12 +68,12 @@ class PKTSFTTrainer(PKTLossMixin, trl.SFTTrainer):
 class IRMReward:
     """The IRM rule reward for `GRPOTrainer(reward_funcs=[IRMReward()])` (and RLOOTrainer, same contract).
 
-    TRL calls `reward(prompts=, completions=, completion_ids=, **columns)`: `columns` holds every dataset column
-    (one value per completion) plus `trainer_state`, `log_metric` and `log_extra`. The offered tools are read
-    from `columns[tools_column]` (a list of JSON-schema tools, or its JSON text) and the gold call from
-    `columns[gold_column]` (a call string such as "get_weather(city='Paris')", {"name", "arguments"}, a list
-    of them, or their JSON text). Completions are plain text, or conversational (a list of messages: the
-    first assistant message is scored, its `tool_calls` when present, else its content).
+    TRL calls `reward(prompts=, completions=, completion_ids=, **columns)`; `columns` holds every dataset
+    column (one value per completion) plus `trainer_state`, `log_metric` and `log_extra`. The offered tools
+    come from `columns[tools_column]` (JSON-schema tools, or their JSON text), the gold call from
+    `columns[gold_column]` (a call string such as "get_weather(city='Paris')", {"name", "arguments"}, a
+    list of them, or their JSON text). Completions are plain text or conversational (a list of messages:
+    the first assistant message is scored, its `tool_calls` when present, else its content).
 
     protocol: "tl" (TL-Training's error categories) or "bfcl"; table: the reward of each category (default:
     the authors' values, `tl_fast.reward.RewardTable`); reward: a RewardScheme callable `(verdicts,

@@ -6,7 +6,7 @@
     #   custom_reward_function.name=compute_score_batch     # reward_model.reward_manager=batch (C++ threads)
 
 Each parquet row's `reward_model.ground_truth` is the label, JSON text (or a dict):
-    {"tools": [<JSON-schema tools>], "gold": "get_weather(city='Paris')"}     # or {"name", "arguments"}, lists
+    {"tools": [<JSON-schema tools>], "gold": "get_weather(city='Paris')"}   # or {"name", "arguments"}, a list
 verl's NaiveRewardManager calls `compute_score(data_source=, solution_str=, ground_truth=, extra_info=)` per
 response and reads `result["score"]`; every key of the returned dict becomes a `reward_extra_info` column, so
 the keys are the same for every response. The BatchRewardManager calls
