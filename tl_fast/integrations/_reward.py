@@ -132,12 +132,8 @@ def completion_text(completion: Any) -> str:
     return ""
 
 
-_EXTRA_SPECIAL = (
-    "<pad>",
-    "<s>",
-    "<unk>",
-    "[PAD]",
-)  # ones the parser does not strip (it strips <|...|>, </s>)
+# pad-like tokens the parser does not strip (it strips <|...|> and </s>)
+_EXTRA_SPECIAL = ("<pad>", "<s>", "<unk>", "[PAD]")
 
 
 def strip_extra_special(text: str) -> str:
