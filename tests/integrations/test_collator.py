@@ -16,7 +16,7 @@ from .conftest import FORECAST, WEATHER, call, chat_row
 
 
 def stats_of(batch) -> dict:
-    return dict(zip(STATS, batch["pkt_stats"].tolist(), strict=True))
+    return dict(zip(STATS, batch["pkt_stats"][0].tolist(), strict=True))
 
 
 def trained(tok, enc) -> list[tuple[str, float]]:

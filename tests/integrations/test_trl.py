@@ -180,3 +180,31 @@ def test_grpo_logs_rewards_equal_to_categorize(tmp_path, shipped_tokenizer):
     assert list(trainer._logs["rewards"]["irm"]) == pytest.approx([v.reward for v in last])
     assert list(trainer._logs["extra"]["category"]) == [v.category for v in last]
     assert len({v.category for v in last}) == 4
+
+
+def test_lora_sft_trains_the_adapter_and_saves_it(tmp_path, shipped_tokenizer):
+    import datasets
+    from peft import LoraConfig, PeftModel
+
+    base = tiny_llama(shipped_tokenizer)
+    frozen = {n: p.detach().clone() for n, p in base.named_parameters()}
+    trainer = PKTSFTTrainer(
+        base, args=sft_config(tmp_path, max_steps=2), train_dataset=datasets.Dataset.from_list(chat_rows(4)),
+        processing_class=shipped_tokenizer,
+        peft_config=LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"]),
+    )  # fmt: skip
+    trainer.train()
+    model = trainer.model
+    lora_b = [p for n, p in model.named_parameters() if "lora_B" in n]
+    assert lora_b and all(p.abs().sum() > 0 for p in lora_b)  # B starts at 0: the PKT loss trained it
+    for n, p in model.get_base_model().named_parameters():
+        if "lora_" not in n:
+            key = n.replace("base_layer.", "")
+            torch.testing.assert_close(p, frozen[key], rtol=0, atol=0, msg=n)  # the base stays frozen
+    trainer.save_model(str(tmp_path / "adapter"))
+    assert (tmp_path / "adapter" / "adapter_config.json").exists()
+    back = PeftModel.from_pretrained(tiny_llama(shipped_tokenizer), tmp_path / "adapter").eval()
+    ids = shipped_tokenizer("get_weather(city='Paris')", return_tensors="pt")["input_ids"]
+    model.eval()
+    with torch.no_grad():
+        torch.testing.assert_close(back(input_ids=ids).logits, model(input_ids=ids).logits)

@@ -222,7 +222,8 @@ class PKTCollator:
             del batch["cu_seqlens"], batch["max_seqlen"]  # tl_fast's names; transformers reads cu_seq_lens_*
         else:
             batch = collate_padded(encoded, self.pad_token_id, self.pad_to_multiple_of)
-        batch["pkt_stats"] = torch.tensor([stats[k] for k in STATS], dtype=torch.long)
+        # (1, len(STATS)): batch-dimension concatenation (accelerate's dispatch_batches) still sums correctly
+        batch["pkt_stats"] = torch.tensor([[stats[k] for k in STATS]], dtype=torch.long)
         return batch
 
 
@@ -287,7 +288,7 @@ class PKTLossMixin:
             totals[1] += (weights > 0).sum().to(device, torch.float64)
             stats = batch.pop("pkt_stats", None)
             if stats is not None:
-                totals[2:] += stats.to(device, torch.float64)
+                totals[2:] += stats.reshape(-1, len(STATS)).sum(0).to(device, torch.float64)
         local_weight = totals[0].clone()
         if self.args.world_size > 1:
             totals = self.accelerator.gather(totals[None]).sum(0)
