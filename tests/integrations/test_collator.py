@@ -155,3 +155,9 @@ def test_bad_arguments_fail_clearly(shipped_tokenizer):
         PKTCollator(shipped_tokenizer, max_length=1)
     with pytest.raises(ValueError, match="token_weights"):
         PKTCollator(shipped_tokenizer).encode({"input_ids": [1, 2], "labels": [-100, 2]})
+
+
+def test_a_broken_sample_dict_is_counted_not_raised(shipped_tokenizer):
+    col = PKTCollator(shipped_tokenizer)
+    assert col.encode({"id": "s1", "history": "[]", "target": "not json"}) == []
+    assert col.stats["rows_malformed"] == 1 and col.stats["rows_dropped"] == 1

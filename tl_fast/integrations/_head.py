@@ -41,15 +41,20 @@ def final_hidden_states(model: nn.Module, inputs: dict, keep: Tensor | None = No
     device = inputs["input_ids"].device
     positions = torch.empty(0, dtype=torch.long, device=device) if keep is None else keep.to(device)
     kwarg = _keep_kwarg(lm)
-    extra = {kwarg: positions} if kwarg else {}
+    if kwarg == "logits_to_keep":
+        extra = {kwarg: positions}
+    elif kwarg:  # transformers < 4.50 takes an int only: the last position (cheap), or all of them
+        extra = {kwarg: 1 if keep is None else 0}
+    else:
+        extra = {}
     handle = backbone.register_forward_hook(grab)
     try:
-        out = model(**inputs, use_cache=False, **extra)
+        out = model(**{**inputs, "use_cache": False, **extra})
     finally:
         handle.remove()
     if len(captured) != 1:
         raise RuntimeError(f"expected one forward of {type(backbone).__name__}, saw {len(captured)}")
-    logits = out.logits if kwarg else out.logits[:, positions]
+    logits = out.logits if kwarg == "logits_to_keep" else out.logits[:, positions]
     return captured[0], logits
 
 

@@ -95,8 +95,10 @@ def _call_json(tool_calls: list) -> str:
         fn = tc.get("function", tc) if isinstance(tc, dict) else None
         if not isinstance(fn, dict) or not isinstance(fn.get("name"), str):
             return ""
-        args = fn.get("arguments", {})
-        if isinstance(args, str):
+        args = fn.get("arguments")
+        if args is None:
+            args = {}
+        elif isinstance(args, str):
             try:
                 args = json.loads(args) if args.strip() else {}
             except json.JSONDecodeError:

@@ -153,13 +153,13 @@ class PKTCollator:
 
     def samples_of(self, row: dict, stats: Counter, index: int = 0) -> list[Sample]:
         where = str(row.get("id") or f"row {index}")
-        if "history" in row and "target" in row:
-            return [Sample.from_dict(row)]
         try:
+            if "history" in row and "target" in row:
+                return [Sample.from_dict(row)]
             record, fmt = self._record(row, where)
             traj, _ = parse_record(record, fmt)
-        except (MalformedRecord, ValueError) as exc:
-            self._drop(stats, "rows_malformed", where, str(exc))
+        except (MalformedRecord, ValueError, KeyError, TypeError) as exc:
+            self._drop(stats, "rows_malformed", where, f"{type(exc).__name__}: {exc}")
             return []
         traj.id = traj.id or where
         samples, report = mae_split([traj], self.mae)
@@ -326,7 +326,8 @@ class PKTLossMixin:
         loss = self._pkt_loss(model, inputs, step_weight)
         if return_outputs:  # callers that want logits (compute_metrics) pay one more forward, as in TRL
             with torch.no_grad():
-                outputs = model(**{k: v for k, v in inputs.items() if k not in _OWN_KEYS}, use_cache=False)
+                model_inputs = {k: v for k, v in inputs.items() if k not in _OWN_KEYS}
+                outputs = model(**{**model_inputs, "use_cache": False})
             return loss, outputs
         return loss
 
