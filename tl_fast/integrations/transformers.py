@@ -299,10 +299,8 @@ class PKTLossMixin:
 
     def _pkt_loss(self, model, inputs: dict, step_weight: Tensor | None) -> Tensor:
         model_inputs = {k: v for k, v in inputs.items() if k not in _OWN_KEYS}
-        if not self._pkt_checked:
-            check_projection(
-                model, model_inputs, self.args.bf16 or self.args.fp16
-            )  # once: a model with unknown logit transforms fails here
+        if not self._pkt_checked:  # once: a model whose logits are transformed unknowingly fails here
+            check_projection(model, model_inputs, mixed_precision=self.args.bf16 or self.args.fp16)
             self._pkt_checked = True
         if "token_weights" not in inputs and not self._pkt_warned_no_weights:
             self._pkt_warned_no_weights = True
