@@ -176,6 +176,14 @@ MUTATIONS = [
         why="a correct call followed by <pad> tokens is scored as a format error",
     ),
     Mutation(
+        id="reasoning-scored-with-the-answer",
+        file=REWARD,
+        old="    cut = text.rfind(_THINK_END)\n",
+        new="    cut = -1\n",
+        tests=[T + "test_rewards.py::test_verl_compute_score_loaded_by_path"],
+        why="a reasoning model's <think> block is parsed as part of its call (format error)",
+    ),
+    Mutation(
         id="openrlhf-prompt-kept-in-response",
         file="tl_fast/integrations/openrlhf.py",
         old="return query[at + len(prompt) :], True",

@@ -28,6 +28,8 @@ OUTPUTS = {  # completion -> category, by hand
     "get_weather()": "param_missing",
     "the weather is nice ((": "format_error",
     "": "format_error",
+    "<think>\nThe user wants Paris.\n</think>\n\nget_weather(city='Paris')": "correct",  # reasoning model
+    "<think>\nget_weather(city='Paris') is what I will call": "format_error",  # unterminated: no answer
 }
 
 
@@ -62,11 +64,14 @@ def test_irm_reward_plain_completions_and_metric_logging():
         trainer_state=None,
     )  # fmt: skip
     want = [RewardTable().reward(c) for c in OUTPUTS.values()]
-    assert got == want and got == [categorize(t, TOOLS, GOLD).reward for t in texts]
+    assert got == want
+    # without a reasoning block the reward is categorize()'s of the raw completion
+    plain = [i for i, t in enumerate(texts) if "<think>" not in t]
+    assert [got[i] for i in plain] == [categorize(texts[i], TOOLS, GOLD).reward for i in plain]
     assert extra["category"] == list(OUTPUTS.values())
     assert set(logged) == {f"irm/{c}" for c in CATEGORIES}
-    assert logged["irm/correct"] == pytest.approx(3 / len(texts))
-    assert logged["irm/format_error"] == pytest.approx(2 / len(texts))
+    assert logged["irm/correct"] == pytest.approx(4 / len(texts))
+    assert logged["irm/format_error"] == pytest.approx(3 / len(texts))
 
 
 def test_irm_reward_conversational_completions_and_object_columns():
@@ -165,7 +170,7 @@ def test_openrlhf_reward_func_on_decoded_queries():
     want = [RewardTable().reward(c) for c in OUTPUTS.values()]
     assert out["rewards"].dtype == torch.float32 and out["rewards"].tolist() == want
     assert out["scores"].tolist() == [float(c == "correct") for c in OUTPUTS.values()]
-    assert out["extra_logs"]["irm/correct"] == pytest.approx(3 / len(texts))
+    assert out["extra_logs"]["irm/correct"] == pytest.approx(4 / len(texts))
     assert out["extra_logs"]["irm/prompt_not_found"] == 0.0
 
 

@@ -116,11 +116,11 @@ def _content_text(content: Any) -> str:
 
 
 def completion_text(completion: Any) -> str:
-    """The text to categorize: a plain-text completion as is; a conversational one (a list of messages) is its
-    first assistant message, which answers the prompt's gold: its `tool_calls` when it has any (as JSON), else
-    its content. Anything else gives "" (a format error)."""
+    """The text to categorize: a plain-text completion's answer_text; a conversational one (a list of
+    messages) is its first assistant message, which answers the prompt's gold: its `tool_calls` when it has
+    any (as JSON), else its content's answer_text. Anything else gives "" (a format error)."""
     if isinstance(completion, str):
-        return completion
+        return answer_text(completion)
     if isinstance(completion, dict):
         completion = [completion]
     if not isinstance(completion, list):
@@ -130,16 +130,22 @@ def completion_text(completion: Any) -> str:
             tool_calls = msg.get("tool_calls")
             if tool_calls:
                 return _call_json(tool_calls)
-            return _content_text(msg.get("content"))
+            return answer_text(_content_text(msg.get("content")))
     return ""
 
 
 # pad-like tokens the parser does not strip (it strips <|...|> and </s>)
 _EXTRA_SPECIAL = ("<pad>", "<s>", "<unk>", "[PAD]")
+_THINK_END = "</think>"  # Qwen3 / DeepSeek-R1 reasoning (R1's template opens <think> in the prompt)
 
 
-def strip_extra_special(text: str) -> str:
-    """Removes runs of pad-like tokens at either end (OpenRLHF decodes with skip_special_tokens=False)."""
+def answer_text(text: str) -> str:
+    """The part of a generated text that answers: after the last `</think>` when the model reasoned first,
+    without runs of pad-like tokens at either end (OpenRLHF decodes with skip_special_tokens=False). An
+    unterminated reasoning block is no answer and stays a format error."""
+    cut = text.rfind(_THINK_END)
+    if cut >= 0:
+        text = text[cut + len(_THINK_END) :]
     changed = True
     while changed:
         changed = False

@@ -19,7 +19,7 @@ from typing import Any
 
 import torch
 
-from tl_fast.integrations._reward import Scorer, category_shares, parse_label, strip_extra_special
+from tl_fast.integrations._reward import Scorer, answer_text, category_shares, parse_label
 
 __all__ = ["reward_func", "response_of"]
 
@@ -51,7 +51,7 @@ def reward_func(
     responses, found = [], 0
     for query, prompt in zip(queries, prompts, strict=True):
         text, ok = response_of(query, prompt or "")
-        responses.append(strip_extra_special(text))
+        responses.append(answer_text(text))
         found += ok
     verdicts, rewards = _SCORER(
         responses, [t for t, _ in parsed], [g for _, g in parsed], "label of rollout {}"

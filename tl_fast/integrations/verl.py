@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from tl_fast.integrations._reward import Scorer, parse_label, strip_extra_special
+from tl_fast.integrations._reward import Scorer, answer_text, parse_label
 
 __all__ = ["compute_score", "compute_score_batch"]
 
@@ -71,4 +71,4 @@ def compute_score_batch(
 
 
 def _text(solution: Any) -> str:
-    return strip_extra_special(solution) if isinstance(solution, str) else ""
+    return answer_text(solution) if isinstance(solution, str) else ""
