@@ -149,6 +149,14 @@ MUTATIONS = [
         tests=[T + "test_collator.py::test_drops_are_counted_and_logged_once"],
         why="turns whose tool call failed are trained on with mae=True",
     ),
+    Mutation(
+        id="template-errors-crash-the-run",
+        file=TRANSFORMERS,
+        old="except (ValueError, TemplateError) as exc:",
+        new="except ValueError as exc:",
+        tests=[T + "test_collator.py::test_a_template_that_refuses_the_data_fails_clearly"],
+        why="one sample the chat template refuses ends the run with a jinja traceback",
+    ),
     # ---- the rewards
     Mutation(
         id="content-before-tool-calls",

@@ -161,3 +161,20 @@ def test_a_broken_sample_dict_is_counted_not_raised(shipped_tokenizer):
     col = PKTCollator(shipped_tokenizer)
     assert col.encode({"id": "s1", "history": "[]", "target": "not json"}) == []
     assert col.stats["rows_malformed"] == 1 and col.stats["rows_dropped"] == 1
+
+
+def test_a_template_that_refuses_the_data_fails_clearly(shipped_tokenizer):
+    import copy
+
+    tok = copy.deepcopy(shipped_tokenizer)
+    # like Gemma's template: no system role
+    tok.chat_template = (
+        "{% for m in messages %}{% if m['role'] == 'system' %}"
+        "{{ raise_exception('System role not supported') }}{% endif %}{{ m['content'] }}{% endfor %}"
+    )
+    col = PKTCollator(tok)
+    assert col([chat_row()])["labels"].eq(IGNORE_INDEX).all()  # counted, training goes on ...
+    with pytest.raises(ValueError, match="could not be rendered.*System role not supported"):
+        col([chat_row()] * 8)  # ... until nothing at all renders
+    paper = PKTCollator(tok, render=RenderConfig(chat_template="paper"))
+    assert stats_of(paper([chat_row()]))["samples"] == 2

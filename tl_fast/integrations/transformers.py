@@ -23,6 +23,7 @@ from collections import Counter
 from typing import Any
 
 import torch
+from jinja2 import TemplateError
 from torch import Tensor
 from transformers import Trainer
 
@@ -58,6 +59,7 @@ STATS = (
     "samples_unrenderable",  # the chat template or call syntax cannot render it
     "turns_mae_dropped",  # assistant turns MAE removed (their call came back as an error)
 )
+_GIVE_UP = 8  # unrenderable samples before the first rendered one that make the collator stop
 # Batch keys that are ours, not the model's.
 _OWN_KEYS = ("labels", "token_weights", "pkt_stats", "cu_seqlens", "max_seqlen", "id")
 
@@ -122,6 +124,7 @@ class PKTCollator:
         )  # fmt: skip
         self.stats: Counter = Counter()  # this process's totals
         self._warned: set[str] = set()
+        self._first_render_error = ""
 
     # ---------------------------------------------------------------------------------------- one row
 
@@ -184,8 +187,9 @@ class PKTCollator:
             for sample in self.samples_of(row, stats, index):
                 try:
                     enc = encode_sample(sample, self.tokenizer, self.render, self.pkt)
-                except ValueError as exc:
-                    self._drop(stats, "samples_unrenderable", sample.id, str(exc))
+                except (ValueError, TemplateError) as exc:  # templates raise on role orders they refuse
+                    self._drop(stats, "samples_unrenderable", sample.id, f"{type(exc).__name__}: {exc}")
+                    self._first_render_error = self._first_render_error or f"{sample.id}: {exc}"
                     continue
                 encoded.append(enc)
         kept = []
@@ -207,6 +211,13 @@ class PKTCollator:
         stats: Counter = Counter()
         encoded = [e for i, row in enumerate(rows) for e in self.encode(row, stats, i)]
         self.stats.update(stats)
+        if not self.stats["samples"] and self.stats["samples_unrenderable"] >= _GIVE_UP and stats:
+            # not one sample rendered: the template or the call syntax suits none of the data
+            raise ValueError(
+                f"PKTCollator: the first {self.stats['samples_unrenderable']} samples could not be rendered "
+                f"({self._first_render_error}); use a RenderConfig the chat template accepts, e.g. "
+                "RenderConfig(chat_template='paper') or call_style='json'"
+            )
         if (
             not encoded
         ):  # every row dropped: a batch that trains nothing (loss 0, no gradient) keeps DDP in step
