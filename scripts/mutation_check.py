@@ -35,9 +35,10 @@ from pathlib import Path
 from queue import Queue
 
 REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO / "scripts"))
+if str(REPO) not in sys.path:  # registry modules import `scripts.mutations` (or `from . import`)
+    sys.path.insert(0, str(REPO))
 
-from mutations import Mutation  # noqa: E402
+from scripts.mutations import Mutation  # noqa: E402
 
 PYTEST = ["-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-rfE"]
 _FAILED = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.M)  # node ids may hold spaces
@@ -56,7 +57,7 @@ def load_mutations(folder: Path = REPO / "scripts" / "mutations") -> list[Mutati
     for path in sorted(folder.glob("*.py")):
         if path.name == "__init__.py":
             continue
-        spec = importlib.util.spec_from_file_location(f"mutations.{path.stem}", path)
+        spec = importlib.util.spec_from_file_location(f"scripts.mutations.{path.stem}", path)
         module = importlib.util.module_from_spec(spec)
         spec.loader.exec_module(module)
         entries = getattr(module, "MUTATIONS", None)

@@ -14,16 +14,10 @@ REPO = Path(__file__).resolve().parents[1]
 
 
 def _runner():
-    sys.path.insert(0, str(REPO / "scripts"))
-    try:
-        spec = importlib.util.spec_from_file_location(
-            "mutation_check", REPO / "scripts" / "mutation_check.py"
-        )
-        module = importlib.util.module_from_spec(spec)
-        sys.modules["mutation_check"] = module  # dataclasses look their module up there
-        spec.loader.exec_module(module)
-    finally:
-        sys.path.remove(str(REPO / "scripts"))
+    spec = importlib.util.spec_from_file_location("mutation_check", REPO / "scripts" / "mutation_check.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["mutation_check"] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
     return module
 
 
