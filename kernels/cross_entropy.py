@@ -142,7 +142,8 @@ def _dlogits_block(
     return dx
 
 
-@triton.jit
+# n_rows, V and col0 enter no mask, so specializing on their divisibility would only multiply JIT variants
+@triton.jit(do_not_specialize=["n_rows", "V", "col0"])
 def cross_entropy_fwd_kernel(
     # data pointers
     logits_ptr, labels_ptr, coef_ptr, loss_ptr, stats_ptr, entropy_ptr, state_ptr, dlogits_ptr,
@@ -240,7 +241,7 @@ def cross_entropy_fwd_kernel(
                     tl.store(dlogits_row + offs, dx.to(dlogits_ptr.dtype.element_ty), mask=mask)
 
 
-@triton.jit
+@triton.jit(do_not_specialize=["V", "col0"])
 def cross_entropy_bwd_kernel(
     # data pointers
     logits_ptr, labels_ptr, stats_ptr, entropy_ptr, dloss_ptr, dentropy_ptr, dlogits_ptr,
