@@ -69,7 +69,8 @@ from .cross_entropy import N_STATE, CEOptions, RowOut, row_bwd, row_fwd
 
 DEFAULT_WORKSPACE_BYTES = 150 * 2**20
 MAX_ROUNDINGS = 4
-_HAS_OUT_DTYPE = "out_dtype" in str(torch._C._jit_get_schemas_for_operator("aten::addmm"))
+_HAS_OUT_DTYPE = "out_dtype" in str(torch._C._jit_get_schemas_for_operator("aten::addmm"))  # torch >= 2.8
+_ADDMM_FP32_SELF: list[bool] = []  # learned on first use: torch < 2.10 rejects an fp32 C with bf16 A, B
 
 
 # ------------------------------------------------------------------------------------------------------------
@@ -361,10 +362,17 @@ def _mm(a: Tensor, b: Tensor, out: Tensor, accumulate: bool) -> None:
         else:
             torch.mm(a, b, out=out)
     elif out.dtype == torch.float32 and a.is_cuda and _HAS_OUT_DTYPE:
-        if accumulate:
-            torch.addmm(out, a, b, out_dtype=torch.float32, out=out)
-        else:
+        if not accumulate:
             torch.mm(a, b, out_dtype=torch.float32, out=out)
+            return
+        if not _ADDMM_FP32_SELF or _ADDMM_FP32_SELF[0]:
+            try:
+                torch.addmm(out, a, b, out_dtype=torch.float32, out=out)
+                _ADDMM_FP32_SELF[:] = [True]
+                return
+            except RuntimeError:  # pytorch#167931 (2.10) allowed it; before: an fp32 temporary
+                _ADDMM_FP32_SELF[:] = [False]
+        out.add_(torch.mm(a, b, out_dtype=torch.float32))
     elif out.dtype == torch.float32:  # CPU, meta, old torch: the same sums (products of bf16/fp16 are exact)
         if accumulate:
             out.addmm_(a.float(), b.float())

@@ -210,3 +210,23 @@ def test_planner_too_small_a_workspace_warns_and_stays_accurate():
     assert cost.gw_roundings <= lce.MAX_ROUNDINGS and cost.workspace >= 4096 * 4096 * 4
     back, back_cost = plan_backward(TARGET, H100)  # the backward alone (reduction="none", log-probs)
     assert back_cost.gw_roundings <= lce.MAX_ROUNDINGS and back_cost.workspace <= 150 * 2**20
+
+
+def test_fused_kernel_rows_strided_over_fewer_programs(kernel_path):
+    """The L2-resident launch (fewer programs than rows, each striding over rows) gives the same result."""
+    g = torch.Generator().manual_seed(3)
+    logits = torch.randn(9, 300, generator=g)
+    labels = torch.randint(0, 300, (9,), generator=g)
+    coef = torch.rand(9, generator=g)
+    outs = []
+    for programs in (None, 2):
+        out = ce.new_row_out(9, True, logits.device)
+        d = torch.full_like(logits, float("nan"))
+        ce.row_fwd(
+            logits, labels, CEOptions(), out, with_entropy=True, coef=coef, dlogits=d, programs=programs
+        )
+        outs.append((*out, d))
+    for a, b in zip(*outs, strict=True):
+        torch.testing.assert_close(a, b, rtol=0, atol=0)
+    ref = torch.nn.functional.cross_entropy(logits.double(), labels, reduction="none")
+    torch.testing.assert_close(outs[1][0].double(), ref, rtol=1e-5, atol=1e-6)

@@ -31,8 +31,8 @@ MUTATIONS = [
     Mutation(
         id="max-roundings-16",
         file=LCE,
-        old="MAX_ROUNDINGS = 4",
-        new="MAX_ROUNDINGS = 16",
+        old="MAX_ROUNDINGS = 4\n",
+        new="MAX_ROUNDINGS = 16\n",
         tests=[
             f"{ENGINE_TESTS}::test_bf16_grad_weight_at_the_real_shapes_plan",
             f"{ENGINE_TESTS}::test_planner_target_shape_default_and_large_workspace",
@@ -106,8 +106,8 @@ MUTATIONS = [
     Mutation(
         id="gae-reverse-scan",
         file=PPO,
-        old="a, b = tl.associative_scan((a, b), axis=1, combine_fn=_affine_combine)\n        z = b",
-        new="a, b = tl.associative_scan((a, b), axis=1, combine_fn=_affine_combine, reverse=True)\n        z = b",
+        old="combine_fn=_affine_combine)\n        z = b",
+        new="combine_fn=_affine_combine, reverse=True)\n        z = b",
         tests=[
             f"{COMPILE_TESTS}::test_ir_properties",
             "tests/test_gae.py::test_gae_hand_computed_three_steps",
