@@ -298,6 +298,8 @@ def _pick(options):
 
 @lru_cache(maxsize=512)
 def _plan(p: Problem, spec: DeviceSpec, budget: int, grads: bool, backward: bool) -> tuple[Plan, PlanCost]:
+    if p.N == 0 or p.V == 0:  # nothing to walk
+        return Plan(False, 1, max(1, p.V), 1, max(1, p.V), False), PlanCost(0, 0.0, 0.0, 0.0, 1)
     rows, cols = _row_candidates(p.N), _col_candidates(p.V)
     gw32s = (False, True) if (grads and p.need_gw and p.wdt != torch.float32) else (False,)
     fits, accurate = [], []

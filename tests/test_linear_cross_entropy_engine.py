@@ -230,3 +230,43 @@ def test_fused_kernel_rows_strided_over_fewer_programs(kernel_path):
         torch.testing.assert_close(a, b, rtol=0, atol=0)
     ref = torch.nn.functional.cross_entropy(logits.double(), labels, reduction="none")
     torch.testing.assert_close(outs[1][0].double(), ref, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float16])
+@pytest.mark.parametrize("reduction", ["none", "weighted_mean"])
+def test_empty_batch(torch_path, dtype, reduction):
+    h = torch.randn(0, 8, dtype=dtype, requires_grad=True)
+    w = torch.randn(50, 8, dtype=dtype, requires_grad=True)
+    loss = fused_linear_cross_entropy(h, w, torch.zeros(0, dtype=torch.long), reduction=reduction)
+    loss.sum().backward()
+    assert (
+        loss.numel() == (0 if reduction == "none" else 1)
+        and torch.all(w.grad == 0)
+        and h.grad.shape == (0, 8)
+    )
+
+
+@pytest.mark.gpu
+@pytest.mark.parametrize("plan", [None, Plan(False, 1024, 8000, 512, 32000, False)])
+def test_fp32_master_weight_and_fp16_loss_scale_gpu(plan):
+    """CUDA-only paths: bf16 x bf16 GEMMs accumulated into fp32 (grad_weight of an fp32 weight, the
+    grad_hidden accumulator of vocabulary slabs), and fp16 gradients under a loss scale, against fp64; no
+    host sync."""
+    N, H, V = 4096, 1024, 32000
+    h, w, y, tw = (t.cuda() for t in inputs(N, H, V, torch.bfloat16, w_dtype=torch.float32))
+    fn = lambda *a: fused_linear_cross_entropy(*a, plan=plan)  # noqa: E731
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        ours = grads(fn, h, w, y, tw, 1.0, torch.bfloat16, torch.float32)
+        ours16 = grads(fn, h.half(), w.half(), y, tw, 65536.0, torch.float16)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    ref = grads(torch_loss, h, w.bfloat16().double(), y, tw, 1.0, torch.float64)
+    plain = grads(torch_loss, h, w, y, tw, 1.0, torch.bfloat16)
+    assert ours[2] == torch.float32
+    for i in range(2):
+        assert rel(ours[i], ref[i]) <= 1.5 * rel(plain[i], ref[i])
+    ref16 = grads(torch_loss, h.half(), w.half(), y, tw, 1.0, torch.float64)
+    plain16 = grads(torch_loss, h.half(), w.half(), y, tw, 65536.0, torch.float16)
+    for i in range(2):
+        assert rel(ours16[i], ref16[i]) <= 2 * rel(plain16[i], ref16[i])
