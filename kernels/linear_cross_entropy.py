@@ -44,7 +44,7 @@ Extra = workspace + outputs; FLOP/B = FLOPs / modeled HBM bytes.
   fused 512 rows + fp32 gw accumulator        1   2.233      3.418    231     224     1.58  1.31  1.36
   fused 4096 rows (planner at 1.25 GiB)       4   1.051      2.236     42    1217     1.08  1.06  1.06
   two-phase 4096 x 10752 (default 150 MiB)    4   0.155      1.340     69     993     1.46  1.44  1.40
-  two-phase 4096 x 8064 (least workspace)     4   0.133      1.318     73     949     1.48  1.45  1.41
+  two-phase 4096 x 8064 (budget 1 B: 2x least) 4  0.133      1.318     73     949     1.48  1.45  1.41
 (76.2 ms on H100 at the default, 56.6 ms at 1.25 GiB.) So: within 1.05-1.1x of the floor needs the 1.05 GB
 fused workspace (2.24 GB extra); within the 1.35 GB budget the accurate plan is two-phase, ~1.45x; 1.2 GB
 extra is out of reach with gw rounded at most 4 times (1.185 GB of outputs + a 67 MB fp32 accumulator). A
