@@ -336,11 +336,19 @@ def _plan(p: Problem, spec: DeviceSpec, budget: int, grads: bool, backward: bool
     return best[1], best[0]
 
 
+def _bucket(n: int) -> int:
+    """n rounded up to one of 8 steps per octave: packed batches vary N every step, and a plan made for a few
+    more rows stays valid (no more roundings, no more workspace) while the cache hits (a plan costs ~10 ms)."""
+    step = 1 << max(0, n.bit_length() - 4)
+    return -(-n // step) * step
+
+
 def plan_forward(
     p: Problem, spec: DeviceSpec, max_workspace_bytes: int | None = None, grads: bool = True
 ) -> tuple[Plan, PlanCost]:
     """The plan of a forward: with grads, the loss and gradients at once (fused or two-phase); without, the
-    statistics pass alone. Deterministic in its arguments (cached)."""
+    statistics pass alone. Planned for N rounded up to _bucket(N); cached."""
+    p = p._replace(N=_bucket(p.N))
     return _plan(p, spec, max_workspace_bytes or DEFAULT_WORKSPACE_BYTES, grads, False)
 
 
@@ -348,6 +356,7 @@ def plan_backward(
     p: Problem, spec: DeviceSpec, max_workspace_bytes: int | None = None
 ) -> tuple[Plan, PlanCost]:
     """The plan of a gradient pass from saved statistics (its statistics-pass fields are unused)."""
+    p = p._replace(N=_bucket(p.N))
     return _plan(p, spec, max_workspace_bytes or DEFAULT_WORKSPACE_BYTES, True, True)
 
 
