@@ -54,10 +54,10 @@ def reduce(rows, labels, weights, reduction, ignore_index=-100):
     if reduction == "none":
         return rows
     valid = (labels != ignore_index).double()
-    if reduction == "sum":
-        return (rows * valid).sum()
-    w = valid if weights is None or reduction == "mean" else valid * weights.double()
+    w = valid if weights is None else valid * weights.double()  # every reduction weighs its rows
     total = (rows * w).sum()
+    if reduction == "sum":
+        return total
     return total / w.sum() if w.sum() != 0 else total * 0
 
 
@@ -173,7 +173,9 @@ def test_row_coefficients_and_errors():
     w = torch.tensor([2.0, 5.0, 0.0, 1.0])
     close = lambda a, b: torch.testing.assert_close(a, torch.tensor(b))
     close(row_coefficients(labels, w, "weighted_mean"), [2 / 3, 0.0, 0.0, 1 / 3])
-    close(row_coefficients(labels, w, "mean"), [1 / 3, 0.0, 1 / 3, 1 / 3])
+    close(row_coefficients(labels, w, "mean"), [2 / 3, 0.0, 0.0, 1 / 3])  # mean is weighted_mean
+    close(row_coefficients(labels, None, "mean"), [1 / 3, 0.0, 1 / 3, 1 / 3])
+    close(row_coefficients(labels, w, "sum"), [2.0, 0.0, 0.0, 1.0])
     close(row_coefficients(labels, None, "sum"), [1.0, 0.0, 1.0, 1.0])
     logits = torch.randn(4, 10)
     with pytest.raises(ValueError, match="reduction"):

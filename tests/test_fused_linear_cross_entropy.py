@@ -65,10 +65,10 @@ def reference_loss(hidden, weight, bias, labels, weights, reduction, label_smoot
     rows = torch.where(valid, rows + z_loss * torch.logsumexp(z, -1) ** 2, 0.0)
     if reduction == "none":
         return rows
-    if reduction == "sum":
-        return rows.sum()
-    w = valid.to(rows.dtype) * (1.0 if reduction == "mean" or weights is None else weights.to(rows.dtype))
+    w = valid.to(rows.dtype) * (1.0 if weights is None else weights.to(rows.dtype))  # every reduction weighs
     total = (rows * w).sum()
+    if reduction == "sum":
+        return total
     return total / w.sum() if w.sum() != 0 else total * 0
 
 
