@@ -337,8 +337,9 @@ def _plan(p: Problem, spec: DeviceSpec, budget: int, grads: bool, backward: bool
 
 
 def _bucket(n: int) -> int:
-    """n rounded up to one of 8 steps per octave: packed batches vary N every step, and a plan made for a few
-    more rows stays valid (no more roundings, no more workspace) while the cache hits (a plan costs ~10 ms)."""
+    """n rounded up to one of 8 steps per octave: packed batches vary N every step, and a plan made for a
+    few more rows stays valid (no more roundings, no more workspace) while the cache hits (a plan costs
+    ~10 ms)."""
     step = 1 << max(0, n.bit_length() - 4)
     return -(-n // step) * step
 

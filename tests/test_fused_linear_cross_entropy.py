@@ -63,9 +63,9 @@ def reference_loss(hidden, weight, bias, labels, weights, reduction, label_smoot
     rows = F.cross_entropy(z, labels, reduction="none", label_smoothing=label_smoothing)
     valid = labels != -100
     rows = torch.where(valid, rows + z_loss * torch.logsumexp(z, -1) ** 2, 0.0)
-    if reduction == "none":
-        return rows
     w = valid.to(rows.dtype) * (1.0 if weights is None else weights.to(rows.dtype))  # every reduction weighs
+    if reduction == "none":
+        return rows * w
     total = (rows * w).sum()
     if reduction == "sum":
         return total

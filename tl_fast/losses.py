@@ -6,8 +6,10 @@
 
 Notation: N tokens, H hidden size, V vocabulary; l_i the per-token loss of row i (kernels/cross_entropy.py
 has smoothing, z-loss and softcap), w_i its token weight, valid_i = (label_i != ignore_index).
-Reductions: "none" -> l (N,); "sum" -> sum_i valid_i l_i; "mean" -> sum_i valid_i l_i / sum_i valid_i;
-"weighted_mean" -> sum_i valid_i w_i l_i / sum_i valid_i w_i (w = 1 without token_weights, i.e. "mean").
+Reductions (w = 1 without token_weights): "none" -> w_i l_i (N,) (0 on ignored rows), whose sum is
+"sum" -> sum_i valid_i w_i l_i; "mean" and "weighted_mean" (the same) -> sum_i valid_i w_i l_i /
+sum_i valid_i w_i, which without token_weights is the mean over the valid rows. No reduction drops
+the weights.
 A zero denominator (every row ignored, or every weight 0) gives loss 0 and zero gradients, never NaN.
 Token weights are data: they get no gradient.
 """
@@ -37,12 +39,17 @@ def row_coefficients(
     """(N,) fp32 c with reduced loss = sum_i c_i l_i, computed on device (no host sync)."""
     if reduction not in REDUCTIONS[1:]:
         raise ValueError(f"reduction must be one of {REDUCTIONS[1:]} here, got {reduction!r}")
-    valid = (labels != ignore_index).float()
+    w = (labels != ignore_index).float()
+    if token_weights is not None:  # every reduction weighs its rows: dropping weights silently loses PKT's
+        w = w * token_weights.float()
     if reduction == "sum":
-        return valid
-    w = valid if token_weights is None or reduction == "mean" else valid * token_weights.float()
+        return w
     denom = w.sum()
     return w / torch.where(denom == 0, 1.0, denom)
+
+
+def _weighted_rows(loss: Tensor, weights: Tensor | None) -> Tensor:
+    return loss if weights is None else loss * weights.float()
 
 
 def _options(ignore_index, label_smoothing, z_loss, softcap) -> CEOptions:
@@ -113,7 +120,8 @@ def cross_entropy(
 ) -> Tensor:
     """Token-weighted cross-entropy over logits (..., V) fp32/bf16/fp16 with labels (...) int64.
 
-    token_weights: (...) float, the labels' shape. Returns () fp32, or (...) fp32 for reduction="none".
+    token_weights: (...) float, the labels' shape, applied by every reduction (module docstring). Returns ()
+    fp32, or (...) fp32 for reduction="none".
     The caller's logits are never written; the backward allocates a fresh dlogits in the logits dtype.
     """
     V = logits.shape[-1]
@@ -125,9 +133,9 @@ def cross_entropy(
     flat_labels = labels.reshape(-1).contiguous()
     opts = _options(ignore_index, label_smoothing, z_loss, softcap)
     loss = CrossEntropyFunction.apply(rows, flat_labels, opts)
-    if reduction == "none":
-        return loss.view(labels.shape)
     weights = None if token_weights is None else token_weights.reshape(-1).detach()
+    if reduction == "none":
+        return _weighted_rows(loss, weights).view(labels.shape)
     return (loss * row_coefficients(flat_labels, weights, reduction, ignore_index)).sum()
 
 
@@ -230,10 +238,10 @@ def fused_linear_cross_entropy(
     weight = weight.contiguous()
     opts = _options(ignore_index, label_smoothing, z_loss, softcap)
     args = (opts, max_workspace_bytes, plan, torch.is_grad_enabled())
+    weights = None if token_weights is None else token_weights.reshape(-1).detach()
     if reduction == "none":
         loss = FusedLinearCrossEntropyFunction.apply(rows, weight, bias, flat_labels, None, *args)
-        return loss.view(labels.shape)
-    weights = None if token_weights is None else token_weights.reshape(-1).detach()
+        return _weighted_rows(loss, weights).view(labels.shape)
     coef = row_coefficients(flat_labels, weights, reduction, ignore_index)
     return FusedLinearCrossEntropyFunction.apply(rows, weight, bias, flat_labels, coef, *args)
 

@@ -162,4 +162,26 @@ MUTATIONS = [
         tests=["tests/test_gpu_check.py::test_summary_verdicts_against_the_targets"],
         why="summary.md calls 1.4x the GEMM floor a met <= 1.05x target",
     ),
+    Mutation(
+        id="sum-mean-drop-token-weights",
+        file="tl_fast/losses.py",
+        old="    if token_weights is not None:  # every reduction weighs",
+        new="    if token_weights is not None and reduction == 'weighted_mean':  # every reduction weighs",
+        tests=[
+            "tests/test_cross_entropy.py::test_row_coefficients_and_errors",
+            f"{FLCE_TESTS}::test_matches_fp64_reference",
+        ],  # fmt: skip
+        why='reduction "sum" and "mean" silently ignore token_weights again',
+    ),
+    Mutation(
+        id="none-drops-token-weights",
+        file="tl_fast/losses.py",
+        old="return loss if weights is None else loss * weights.float()",
+        new="return loss",
+        tests=[
+            "tests/test_cross_entropy.py::test_matches_fp64_reference",
+            f"{FLCE_TESTS}::test_matches_fp64_reference",
+        ],  # fmt: skip
+        why='reduction "none" returns unweighted rows although token_weights were given',
+    ),
 ]
