@@ -440,14 +440,18 @@ class LinearCEForward(NamedTuple):
     plan: Plan  # what ran
 
 
+_DTYPES = (torch.float32, torch.bfloat16, torch.float16)
+
+
 def _check_linear(hidden: Tensor, weight: Tensor, bias: Tensor | None, labels: Tensor) -> None:
     if hidden.dim() != 2 or weight.dim() != 2 or hidden.shape[1] != weight.shape[1]:
         raise ValueError(
             f"hidden must be (N, H) and weight (V, H), got {tuple(hidden.shape)} and {tuple(weight.shape)}"
         )
     for t, name in ((hidden, "hidden"), (weight, "weight"), (bias, "bias")):
-        if t is not None and t.dtype not in (torch.float32, torch.bfloat16, torch.float16):
-            raise ValueError(f"{name} must be fp32, bf16 or fp16, got {t.dtype}")
+        # fp64 (reference runs, CPU only): the torch path computes it in fp64 like any fp32 input
+        if t is not None and t.dtype not in _DTYPES and not (t.dtype == torch.float64 and not t.is_cuda):
+            raise ValueError(f"{name} must be fp32, bf16 or fp16 (fp64 on CPU), got {t.dtype}")
     if not hidden.is_contiguous() or not weight.is_contiguous():
         raise ValueError("hidden and weight must be contiguous")
     if bias is not None and bias.shape != (weight.shape[0],):

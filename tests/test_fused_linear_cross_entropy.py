@@ -240,3 +240,18 @@ def test_real_size_bf16_gpu(V):
     assert err(out, ref) <= 2 * max(err(t_out, ref), half_ulp)
     assert err(grads[0], ref_grads[0]) <= 2 * err(t_grads[0], ref_grads[0])
     assert err(grads[1], ref_grads[1]) <= 2 * err(t_grads[1], ref_grads[1])
+
+
+@pytest.mark.parametrize("reduction", ["none", "sum", "weighted_mean"])
+def test_fp64_on_cpu_matches_fp64_reference(reduction, monkeypatch):
+    """fp64 models (reference runs of the trainer) take the torch path; gradients come back in fp64."""
+    monkeypatch.setenv("TRITON_INTERPRET", "0")
+    hidden, weight, b, labels, weights = make_inputs(9, 16, 301)
+    hidden, weight, b, labels, weights = (t.cpu() for t in (hidden, weight, b, labels, weights))
+    up = randn(9) if reduction == "none" else None
+    got = run(ours, hidden, weight, b, labels, weights, reduction, up, dtype=torch.float64, z_loss=1e-3)
+    want = run(
+        reference_loss, hidden, weight, b, labels, weights, reduction, up, dtype=torch.float64, z_loss=1e-3
+    )
+    assert all(g.dtype == torch.float64 for g in got[1])
+    check_close(got, want, rtol=1e-5, atol=1e-6)  # the loss and row stats are fp32

@@ -184,4 +184,12 @@ MUTATIONS = [
         ],  # fmt: skip
         why='reduction "none" returns unweighted rows although token_weights were given',
     ),
+    Mutation(
+        id="fp64-on-cpu-rejected",
+        file=LCE,
+        old="and not (t.dtype == torch.float64 and not t.is_cuda)",
+        new="and not (t.dtype == torch.float64 and t.is_cuda)",
+        tests=[f"{FLCE_TESTS}::test_fp64_on_cpu_matches_fp64_reference"],
+        why="fp64 CPU inputs (the trainer's fp64 reference runs) are refused again",
+    ),
 ]
