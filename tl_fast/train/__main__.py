@@ -20,16 +20,21 @@ from tl_fast._cli import run_cli
 
 
 def _main(argv: list[str]) -> int:
+    from tl_fast._cli import check_device
     from tl_fast.train.checks import preflight
     from tl_fast.train.config import parse_args
+    from tl_fast.train.data import read_data
 
     cfg = parse_args(argv)
-    preflight(cfg)  # paths and the run folder, before torch is imported
+    # Paths, run folder, device and data are checked before the model stack (torch, transformers) loads.
+    preflight(cfg)
+    check_device(cfg.run.device)
+    read = read_data(cfg, cfg.run.stage_list())
     import torch.distributed as dist
 
     from tl_fast.train.runner import run
 
-    result = run(cfg)
+    result = run(cfg, read=read)
     if dist.is_initialized():  # a gloo/NCCL group left for interpreter teardown can abort the process
         dist.destroy_process_group()
     return 130 if result.interrupted else 0

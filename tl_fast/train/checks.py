@@ -1,7 +1,7 @@
 """What the trainer checks before it makes anything: paths, the run folder, the launcher, the length limit.
 
     preflight(cfg)                          # UserError for a missing path or a run folder it would trip on
-    check_launcher(accelerator.num_processes)
+    check_launcher(accelerator.num_processes)   # a launcher's world size the trainer does not run as
 
 `preflight` imports no torch, so `python -m tl_fast.train` answers a mistyped path in a second instead of
 after model loading or transformers' network retries.
@@ -28,9 +28,14 @@ def preflight(cfg: TrainConfig) -> None:
     cfg.run.stage_list()
     if cfg.model.model:
         cfg.model.model = check_model_path(cfg.model.model, "--model")
+        if Path(cfg.model.model).is_dir() and not (Path(cfg.model.model) / "config.json").is_file():
+            raise UserError(
+                f"--model {cfg.model.model}: no config.json there (expected a Hugging Face model folder)"
+            )
     if cfg.model.tokenizer:
         cfg.model.tokenizer = check_model_path(cfg.model.tokenizer, "--tokenizer")
     check_data_source(cfg.data)
+    check_launcher()
     if cfg.run.output_dir:
         check_run_dir(Path(cfg.run.output_dir).expanduser(), cfg)
 
@@ -65,9 +70,21 @@ def check_run_dir(path: Path, cfg: TrainConfig) -> None:
         )
 
 
-def check_launcher(num_processes: int, env: dict | None = None) -> None:
-    """UserError when a launcher asked for a number of processes this trainer does not run as."""
+def check_launcher(num_processes: int | None = None, env: dict | None = None) -> None:
+    """UserError when a launcher asked for a number of processes this trainer does not run as.
+    `num_processes` None: only what the environment alone shows (before accelerate is imported)."""
     env = os.environ if env is None else env
+    has_world = any(var in env for var in WORLD_SIZE_VARS)
+    # accelerate's simple launcher (taken without GPUs) starts ONE process, but sets MASTER_PORT when it was
+    # asked for several (accelerate/utils/launch.py, prepare_simple_launcher_cmd_env).
+    if "ACCELERATE_MIXED_PRECISION" in env and "MASTER_PORT" in env and not has_world:
+        raise UserError(
+            "accelerate launch was asked for several processes but started only this one (without GPUs its "
+            "launcher runs a single process); on a CPU use torchrun --nproc_per_node N -m tl_fast.train ..., "
+            "or accelerate launch --num_processes 1"
+        )
+    if num_processes is None:
+        return
     for var in WORLD_SIZE_VARS:
         value = env.get(var, "")
         if value.isdigit() and int(value) != num_processes:
@@ -75,16 +92,6 @@ def check_launcher(num_processes: int, env: dict | None = None) -> None:
                 f"the launcher set {var}={value} but the trainer runs as {num_processes} process(es); on a "
                 "CPU start N processes with torchrun --nproc_per_node N -m tl_fast.train ..."
             )
-    # accelerate's simple launcher (taken without GPUs) starts ONE process, but sets MASTER_PORT when it was
-    # asked for several (accelerate/utils/launch.py, prepare_simple_launcher_cmd_env).
-    launched_by_accelerate = "ACCELERATE_MIXED_PRECISION" in env
-    has_world = any(var in env for var in WORLD_SIZE_VARS)
-    if launched_by_accelerate and "MASTER_PORT" in env and num_processes == 1 and not has_world:
-        raise UserError(
-            "accelerate launch was asked for several processes but started only this one (without GPUs its "
-            "launcher runs a single process); on a CPU use torchrun --nproc_per_node N -m tl_fast.train ..., "
-            "or accelerate launch --num_processes 1"
-        )
 
 
 def model_context(cfg: TrainConfig, tokenizer) -> int:

@@ -9,11 +9,14 @@ from __future__ import annotations
 import random
 import sys
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from tl_fast._cli import UserError
 from tl_fast.data.summary import DataSummary
 from tl_fast.train.config import TrainConfig
-from tl_fast.train.rollout import PromptItem
+
+if TYPE_CHECKING:
+    from tl_fast.train.rollout import PromptItem
 
 
 @dataclass
@@ -24,15 +27,25 @@ class PreparedData:
     summary: DataSummary
 
 
-def prepare_data(
-    cfg: TrainConfig, tokenizer, stages: list[str], accelerator, show: bool = True
-) -> PreparedData:
-    """`cfg.data.max_length` must be resolved (an int; 0 = no limit). `show` prints the summary."""
-    from tl_fast.data import build_sft_dataset, collate_packed, collate_padded, pack_by_tokens, ppo_prompt
-    from tl_fast.data.pipeline import data_source, read_samples, renderable
+def read_data(cfg: TrainConfig, stages: list[str]):
+    """(samples, summary): load -> decontaminate -> MAE, before any model or tokenizer is loaded, so unusable
+    data is reported at once."""
+    from tl_fast.data.pipeline import data_source, read_samples
 
     summary = DataSummary(data_source(cfg.data))
-    samples = read_samples(cfg.data, cfg.mae, summary, mae_enabled="mae" in stages)
+    return read_samples(cfg.data, cfg.mae, summary, mae_enabled="mae" in stages), summary
+
+
+def prepare_data(
+    cfg: TrainConfig, tokenizer, stages: list[str], accelerator, read=None, show: bool = True
+) -> PreparedData:
+    """`read`: what read_data returned (read here when None). `cfg.data.max_length` must be resolved (an
+    int; 0 = no limit). `show` prints the summary."""
+    from tl_fast.data import build_sft_dataset, collate_packed, collate_padded, pack_by_tokens, ppo_prompt
+    from tl_fast.data.pipeline import renderable
+    from tl_fast.train.rollout import PromptItem
+
+    samples, summary = read if read is not None else read_data(cfg, stages)
     samples = renderable(samples, cfg.render, tokenizer, summary)
 
     sft_batches: list[dict] = []

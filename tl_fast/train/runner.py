@@ -115,23 +115,27 @@ def _clean_failed_start(run_dir: Path, existed: bool) -> None:
     print(f"removed what the run wrote in {run_dir}: it stopped before its first checkpoint", flush=True)
 
 
-def run(cfg: TrainConfig, should_stop=None) -> RunResult:
+def run(cfg: TrainConfig, should_stop=None, read=None) -> RunResult:
     """Runs the configured stages. Anything the user can fix is a UserError raised before the run folder is
-    made."""
-    from accelerate import Accelerator
-    from transformers import set_seed
-
+    made. `read`: what tl_fast.train.data.read_data(cfg, stages) returned, when the caller read the data."""
     from tl_fast._cli import UserError, check_device, torch_dtype
-    from tl_fast.attention import select_attention
     from tl_fast.train.checks import check_launcher, preflight, resolve_max_length
-    from tl_fast.train.data import prepare_data
-    from tl_fast.train.model import Critic, add_lora, build_policy, load_tokenizer
+    from tl_fast.train.data import prepare_data, read_data
 
+    # The checks that need no model, tokenizer or launcher first: a mistake is reported in seconds.
     preflight(cfg)
     stages = cfg.run.stage_list()
     device_name = check_device(cfg.run.device)
     if device_name == "auto":
         device_name = "cuda" if torch.cuda.is_available() else "cpu"
+    read = read if read is not None else read_data(cfg, stages)
+
+    from accelerate import Accelerator
+    from transformers import set_seed
+
+    from tl_fast.attention import select_attention
+    from tl_fast.train.model import Critic, add_lora, build_policy, load_tokenizer
+
     accelerator = Accelerator(cpu=device_name == "cpu")
     check_launcher(accelerator.num_processes)
     device = accelerator.device
@@ -160,7 +164,7 @@ def run(cfg: TrainConfig, should_stop=None) -> RunResult:
         print(
             f"device {device} x{accelerator.num_processes}, dtype {dtype}, attention: {attn_desc}", flush=True
         )
-    data = prepare_data(cfg, tokenizer, stages, accelerator, show=main)
+    data = prepare_data(cfg, tokenizer, stages, accelerator, read, show=main)
     policy = build_policy(cfg.model, tokenizer, dtype, attn_impl).to(device)
     if cfg.model.lora_r > 0:
         policy = add_lora(policy, cfg.model)
