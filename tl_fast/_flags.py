@@ -9,7 +9,8 @@ Flags are generated from the fields (type, default, `metadata["help"]`), so ever
 dataclass shares its flag names. A field's metadata may add `choices` (allowed strings) and `normalize`
 (a function mapping an accepted spelling to the stored value, raising ValueError/UserError otherwise).
 `X | None` fields take `none`; bools take `--x`, `--x true|false` and `--no-x`; `tuple[str, ...]` fields
-become `--x-file PATH` (one entry per line, `#` comments). Every parse error is a `UserError`, so
+become `--x-file PATH` (one entry per line, `#` comments); `Literal["a", "b"]` gives choices; any other type
+has no flag and is taken from YAML as given. Every parse error is a `UserError`, so
 `run_cli` prints it on one line with exit status 2. Imports nothing heavy: `--help` stays fast.
 """
 
@@ -21,7 +22,7 @@ import re
 import types
 import typing
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, fields
+from dataclasses import MISSING, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -53,17 +54,21 @@ class FieldSpec:
         return kind + (" or none" if self.optional else "")
 
 
-def _kind(hint) -> tuple[str, bool]:
+def _kind(hint) -> tuple[str, bool, tuple | None]:
+    """(kind, optional, Literal choices). A type with no flag form is 'any': YAML only, taken as given."""
     optional = False
     if isinstance(hint, types.UnionType) or typing.get_origin(hint) is typing.Union:
         args = [a for a in typing.get_args(hint) if a is not type(None)]
-        optional, hint = len(args) < len(typing.get_args(hint)), args[0]
-    if typing.get_origin(hint) is tuple:
-        return "lines", optional
+        optional = len(args) < len(typing.get_args(hint))
+        if len(args) != 1:
+            return "any", optional, None
+        hint = args[0]
+    if typing.get_origin(hint) is typing.Literal and all(isinstance(a, str) for a in typing.get_args(hint)):
+        return "str", optional, typing.get_args(hint)
+    if typing.get_origin(hint) is tuple and typing.get_args(hint) in ((str, ...), ()):
+        return "lines", optional, None
     names = {bool: "bool", int: "int", float: "float", str: "str"}
-    if hint not in names:
-        raise TypeError(f"field type {hint!r} has no flag form")
-    return names[hint], optional
+    return names.get(hint, "any"), optional, None
 
 
 def field_specs(section: str, klass, prefix: str = "", skip: Iterable[str] = ()) -> dict[str, FieldSpec]:
@@ -73,19 +78,13 @@ def field_specs(section: str, klass, prefix: str = "", skip: Iterable[str] = ())
     for f in fields(klass):
         if f.name in skip:
             continue
-        kind, optional = _kind(hints[f.name])
+        kind, optional, literal = _kind(hints[f.name])
         flag = "--" + (prefix + f.name).replace("_", "-") + ("-file" if kind == "lines" else "")
-        out[f.name] = FieldSpec(
-            section,
-            f.name,
-            flag,
-            kind,
-            optional,
-            f.default,
-            f.metadata.get("help", ""),
-            tuple(f.metadata["choices"]) if "choices" in f.metadata else None,
-            f.metadata.get("normalize"),
-        )
+        choices = tuple(f.metadata["choices"]) if "choices" in f.metadata else literal
+        default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
+        help_ = f.metadata.get("help", "")
+        out[f.name] = FieldSpec(section, f.name, flag, kind, optional, default, help_, choices,
+                                f.metadata.get("normalize"))  # fmt: skip
     return out
 
 
@@ -95,6 +94,8 @@ def convert(spec: FieldSpec, value: Any, where: str) -> Any:
     def bad(extra: str = "") -> UserError:
         return UserError(f"{where} {value!r}: expected {spec.describe()}{extra}")
 
+    if spec.kind == "any":  # no flag form: a YAML value as given
+        return value
     if value is None or (
         isinstance(value, str) and spec.optional and value.strip().lower() in ("none", "null")
     ):
@@ -181,6 +182,8 @@ def add_section(
     """Adds one argument group of flags; their values land as `section.name` and only when given."""
     group = parser.add_argument_group(title, description)
     for spec in specs.values():
+        if spec.kind == "any":  # set in a --config YAML only
+            continue
         help_ = f"{spec.help} (default: {_default_text(spec)}){note(spec)}".replace("%", "%%")
         dest = f"{spec.section}.{spec.name}"
         if spec.kind == "bool":
