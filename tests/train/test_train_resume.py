@@ -168,7 +168,7 @@ def test_finished_run_is_not_resumed(tmp_path):
 
 
 def test_a_failed_start_leaves_no_run_folder(tmp_path):
-    """A run that breaks before its first checkpoint removes what it wrote (a rerun is not sent to --resume)."""
+    """A run that breaks before its first checkpoint removes what it wrote; a rerun need not --resume."""
 
     def boom(step):
         raise RuntimeError("planted failure at the first step")

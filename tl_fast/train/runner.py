@@ -75,6 +75,7 @@ def _agreed_run_dir(cfg: TrainConfig, accelerator) -> Path:
     from tl_fast.train.checks import check_run_dir
 
     check_run_dir(path, cfg)  # again: the timestamped default may exist too
+    accelerator.wait_for_everyone()  # every process checked before the main one writes there
     return path
 
 
