@@ -225,6 +225,13 @@ class _Formatter(argparse.HelpFormatter):
         super().__init__(prog, max_help_position=34, width=110)
 
 
+class DocFormatter(_Formatter):
+    """Keeps the description's layout (a module docstring with its example commands)."""
+
+    def _fill_text(self, text, width, indent):
+        return "".join(indent + line for line in text.splitlines(keepends=True))
+
+
 class FlagParser(argparse.ArgumentParser):
     """argparse whose errors are UserErrors naming the closest flag; no prefix abbreviations; `--a_b` is
     read as `--a-b` (HfArgumentParser took both). `renamed` maps old flag names to their new ones."""

@@ -21,7 +21,7 @@ import sys
 from pathlib import Path
 
 from tl_fast._cli import UserError, check_model_path, run_cli
-from tl_fast._flags import FlagParser, add_section, field_specs, given_values
+from tl_fast._flags import DocFormatter, FlagParser, add_section, field_specs, given_values
 
 PROG = "python -m tl_fast.data"
 SECTIONS = ("data", "mae", "render", "pkt")  # the trainer's sections that prepare shares
@@ -47,7 +47,7 @@ def _renamed(specs) -> dict[str, str]:
 
 def build_parser() -> FlagParser:
     specs = _specs()
-    parser = FlagParser(prog=PROG, description=__doc__, formatter_class=_raw(), renamed=_renamed(specs))
+    parser = FlagParser(prog=PROG, description=__doc__, formatter_class=DocFormatter, renamed=_renamed(specs))
     parser.add_argument("--debug", action="store_true", help="show the traceback of a user error too")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=FlagParser)
     p = sub.add_parser(
@@ -76,16 +76,6 @@ def build_parser() -> FlagParser:
     s.add_argument("--debug", action="store_true", help="show the traceback of a user error too")
     s.set_defaults(func=show)
     return parser
-
-
-def _raw():
-    from tl_fast._flags import _Formatter
-
-    class Formatter(_Formatter):
-        def _fill_text(self, text, width, indent):
-            return "".join(indent + line for line in text.splitlines(keepends=True))
-
-    return Formatter
 
 
 def _is_prepared(path: Path) -> bool:

@@ -18,6 +18,7 @@ from pathlib import Path
 
 from tl_fast._cli import DTYPE_CHOICES, UserError, dtype_name
 from tl_fast._flags import (
+    DocFormatter,
     FieldSpec,
     FlagParser,
     add_section,
@@ -237,7 +238,7 @@ def build_parser() -> FlagParser:
         prog="python -m tl_fast.train",
         usage="%(prog)s [flags]   (flags by config section below; --config FILE.yaml for many)",
         description=main_module.__doc__,
-        formatter_class=_raw_description(),
+        formatter_class=DocFormatter,
         epilog="A --config YAML groups these keys by section (model:, data:, ..., run:); flags override it.",
     )
     for name, spec in section_specs().items():
@@ -245,16 +246,6 @@ def build_parser() -> FlagParser:
         add_section(parser, spec, f"{name}", title, note=_resume_note)
     parser.add_argument("--debug", action="store_true", help="show the traceback of a user error too")
     return parser
-
-
-def _raw_description():
-    from tl_fast._flags import _Formatter
-
-    class Formatter(_Formatter):
-        def _fill_text(self, text, width, indent):  # keep the docstring's layout
-            return "".join(indent + line for line in text.splitlines(keepends=True))
-
-    return Formatter
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
