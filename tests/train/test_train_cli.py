@@ -13,6 +13,8 @@ import pytest
 import torch
 
 PROG = "python -m tl_fast.train: error: "
+# a tiny run, so a check that misses (a planted bug) fails the test in seconds instead of training the demo
+TINY = ["--max-samples", "4", "--sft-max-steps", "1", "--ppo-steps", "1", "--ppo-max-new-tokens", "4"]
 SAMPLE = Path(__file__).resolve().parents[2] / "tl_fast/assets/data/rotllama_sample.jsonl.gz"
 
 
@@ -82,7 +84,7 @@ def test_mistake_is_one_line_exit_2_and_leaves_nothing(tmp_path, args, says):
     (tmp_path / "out").mkdir()
     args = [a.replace("{tmp}", str(tmp_path)) for a in args]
     if "--resume" not in args:
-        args += ["--output-dir", str(tmp_path / "run")]
+        args += ["--output-dir", str(tmp_path / "run"), *TINY]
     started = time.perf_counter()
     out = train(args, tmp_path)
     assert says.replace("{tmp}", str(tmp_path)) in user_error(out)
@@ -95,7 +97,7 @@ def test_existing_run_folder_is_refused_and_untouched(tmp_path):
     run = tmp_path / "run"
     run.mkdir()
     write(run / "metrics.jsonl", '{"stage": "sft", "step": 1}\n')
-    out = train(["--output-dir", str(run)], tmp_path)
+    out = train(["--output-dir", str(run), *TINY], tmp_path)
     assert "already holds a run (metrics.jsonl): continue it with --resume" in user_error(out)
     assert [p.name for p in run.iterdir()] == ["metrics.jsonl"]
     assert (run / "metrics.jsonl").read_text() == '{"stage": "sft", "step": 1}\n'
@@ -145,7 +147,7 @@ def test_accelerate_launch_with_one_cpu_process_is_refused(tmp_path):
     out = subprocess.run(
         [sys.executable, "-m", "accelerate.commands.launch", "--num_processes", "2", "--num_machines", "1",
          "--mixed_precision", "no", "--dynamo_backend", "no",
-         "-m", "tl_fast.train", "--output-dir", str(tmp_path / "run"), "--device", "cpu"],
+         "-m", "tl_fast.train", "--output-dir", str(tmp_path / "run"), "--device", "cpu", *TINY],
         cwd=tmp_path, env={**os.environ, "TRITON_INTERPRET": "0", "CUDA_VISIBLE_DEVICES": ""},
         capture_output=True, text=True, timeout=180,
     )  # fmt: skip
