@@ -24,16 +24,16 @@ WORLD_SIZE_VARS = ("WORLD_SIZE", "OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "MV2_COMM_W
 
 
 def preflight(cfg: TrainConfig) -> None:
-    """Checks everything a run needs from the disk, in place (model paths become their resolved form)."""
+    """Checks everything a run needs from the disk; changes nothing."""
     cfg.run.stage_list()
     if cfg.model.model:
-        cfg.model.model = check_model_path(cfg.model.model, "--model")
-        if Path(cfg.model.model).is_dir() and not (Path(cfg.model.model) / "config.json").is_file():
+        model = Path(check_model_path(cfg.model.model, "--model"))
+        if model.is_dir() and not (model / "config.json").is_file():
             raise UserError(
                 f"--model {cfg.model.model}: no config.json there (expected a Hugging Face model folder)"
             )
     if cfg.model.tokenizer:
-        cfg.model.tokenizer = check_model_path(cfg.model.tokenizer, "--tokenizer")
+        check_model_path(cfg.model.tokenizer, "--tokenizer")
     check_data_source(cfg.data)
     check_launcher()
     if cfg.run.output_dir:

@@ -12,6 +12,7 @@ Parsing imports neither torch nor transformers, so `--help` and flag mistakes an
 
 from __future__ import annotations
 
+import os
 import sys
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -73,13 +74,15 @@ class ModelConfig:
     model: str | None = field(
         default=None,
         metadata={
-            "help": "HF causal-LM folder or Hub id; unset = a tiny random-init Llama (the fields below)"
+            "help": "HF causal-LM folder or Hub id; unset = a tiny random-init Llama (the fields below)",
+            "normalize": os.path.expanduser,
         },
     )
     tokenizer: str | None = field(
         default=None,
         metadata={
-            "help": "tokenizer folder or Hub id; unset = --model's, else the tokenizer shipped with tl_fast"
+            "help": "tokenizer folder or Hub id; unset = --model's, else the tokenizer shipped with tl_fast",
+            "normalize": os.path.expanduser,
         },
     )
     hidden_size: int = field(default=128, metadata={"help": "tiny model only: width"})
