@@ -91,8 +91,8 @@ def field_specs(section: str, klass, prefix: str = "", skip: Iterable[str] = ())
 def convert(spec: FieldSpec, value: Any, where: str) -> Any:
     """`value` (flag text or a YAML value) as the field stores it; UserError naming `where` otherwise."""
 
-    def bad(extra: str = "") -> UserError:
-        return UserError(f"{where} {value!r}: expected {spec.describe()}{extra}")
+    def bad() -> UserError:
+        return UserError(f"{where} {value!r}: expected {spec.describe()}")
 
     if spec.kind == "any":  # no flag form: a YAML value as given
         return value
