@@ -1,8 +1,9 @@
 """`python -m tl_fast.train` with no arguments (the embedded default) runs MAE -> PKT-SFT -> IRM-PPO.
 
-This is the suite's only run of this size (every other trainer test uses a few samples and steps): its CI
-budget is BUDGET_S on the 2-core CI machine, where it takes about 80-90 s unloaded (measured, see the
-issue-19 report); the timeout fails it when it grows past the budget.
+This is the suite's only run of this size (every other trainer test uses a few samples and steps). Its CI
+budget is BUDGET_S on the 2-core CI machine. The previous default took 1m20s there (README); this one trains
+151 SFT steps instead of 140 at the same per-step cost (2.7 vs 3.4 CPU-s per step, 10-step runs on a loaded
+machine), so about 1.5 min is expected. The wall time is checked only where the machine is not shared.
 """
 
 import json
@@ -13,7 +14,7 @@ import time
 
 import pytest
 
-BUDGET_S = 240
+BUDGET_S = 150
 
 
 @pytest.mark.slow
