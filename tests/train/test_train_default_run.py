@@ -26,7 +26,7 @@ def test_default_run_writes_the_run_folder(tmp_path):
         env={**os.environ, "TRITON_INTERPRET": "0"},
         capture_output=True,
         text=True,
-        timeout=BUDGET_S * 3,  # a loaded machine may be slower; the budget itself is checked below
+        timeout=BUDGET_S * 10,  # only a hang guard: a shared machine is much slower; the budget is below
     )
     elapsed = time.perf_counter() - started
     assert out.returncode == 0, out.stderr[-3000:]
