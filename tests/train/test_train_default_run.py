@@ -3,7 +3,8 @@
 This is the suite's only run of this size (every other trainer test uses a few samples and steps). Its CI
 budget is BUDGET_S on the 2-core CI machine. The previous default took 1m20s there (README); this one trains
 151 SFT steps instead of 140 at the same per-step cost (2.7 vs 3.4 CPU-s per step, 10-step runs on a loaded
-machine), so about 1.5 min is expected. The wall time is checked only where the machine is not shared.
+machine), so about 1.5 min is expected (an estimate: the dev machine was never idle to time it; at load 8 it
+took 23 min wall, 517 CPU-s). The wall time is checked only where the machine is not shared.
 """
 
 import json
@@ -26,7 +27,8 @@ def test_default_run_writes_the_run_folder(tmp_path):
         env={**os.environ, "TRITON_INTERPRET": "0"},
         capture_output=True,
         text=True,
-        timeout=BUDGET_S * 10,  # only a hang guard: a shared machine is much slower; the budget is below
+        # only a hang guard: at load 8 on the 2-core dev machine this run took 23 min; the budget is below
+        timeout=3600,
     )
     elapsed = time.perf_counter() - started
     assert out.returncode == 0, out.stderr[-3000:]
