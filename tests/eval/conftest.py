@@ -105,6 +105,12 @@ class Server:
 
 
 @pytest.fixture
+def tiny_llama_factory():
+    """save_tiny_llama(path, max_position_embeddings=...) for a test that needs another context length."""
+    return save_tiny_llama
+
+
+@pytest.fixture
 def make_server():
     """Server(model, log) for a test that needs a server of its own (to kill it)."""
     return Server

@@ -121,7 +121,7 @@ def test_exhausted_retries_record_the_item_as_an_error_and_the_run_goes_on(scrip
     assert failed["category"] == "missing" and failed["note"] == "request failed: HTTP 500: boom"
     assert report["categories"]["missing"] == 1 and report["metrics"]["n"] == 4
     assert any("1 requests failed after retries" in n for n in report["notes"])
-    assert "1 of them had no prediction (missing)" in capsys.readouterr().err
+    assert "1 items had no prediction (missing)" in capsys.readouterr().err
     posts = [p for c, p, _, _ in srv.seen if c == "POST"]
     assert len(posts) == 3 + 3  # three answered once, the broken one asked 1 + 2 times
 

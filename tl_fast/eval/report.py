@@ -141,5 +141,5 @@ def summary_line(report: dict[str, Any]) -> str:
         line += f", BFCL accuracy {report['bfcl']['overall']['accuracy']:.2f} %"
     missing = report["categories"].get(MISSING, 0)
     if missing:
-        line += f"; {missing} of them had no prediction ({MISSING})"
+        line += f"; {missing} items had no prediction ({MISSING})"
     return line
