@@ -166,3 +166,29 @@ def test_endpoint_flag_errors(server, tmp_path):
     assert proc.returncode == 2 and "other settings" in proc.stderr and "max_tokens" in proc.stderr
     proc = cli(*argv, "--max-new-tokens", "4", "--api-key-env", "TL_FAST_UNSET_VARIABLE")
     assert proc.returncode == 2 and "TL_FAST_UNSET_VARIABLE" in proc.stderr
+
+
+def test_tokenizer_chat_template_prompts_lose_their_bos_text_for_the_server(server, tiny_llama, tmp_path):
+    """--chat-template tokenizer renders `<s>User: ...` (the template writes the BOS); a server adds the BOS
+    itself, so the text sent must not carry it, or the model sees two."""
+    from transformers import AutoTokenizer
+
+    from tl_fast.data.config import RenderConfig
+    from tl_fast.eval.generate import render_prompt
+
+    common = ["--benchmark", "rotbench", "--split", "clean", "--limit", "2", "--max-new-tokens", "12"]
+    common += ["--chat-template", "tokenizer"]
+    served, local = tmp_path / "served.json", tmp_path / "local.json"
+    argv = [*common, "--endpoint", server.url, "--tokenizer", str(tiny_llama), "--output", str(served)]
+    assert main(argv) == 0
+    assert main([*common, "--model", str(tiny_llama), "--output", str(local)]) == 0
+    assert json.loads(served.read_text())["items"] == json.loads(local.read_text())["items"]
+    tokenizer = AutoTokenizer.from_pretrained(tiny_llama)
+    item = load_items("rotbench", "clean", limit=1)[0]
+    prompt = render_prompt(item, tokenizer, RenderConfig(chat_template="tokenizer"))
+    assert prompt.startswith(tokenizer.bos_token)
+    record = records(served.with_suffix(".responses.jsonl"))[0]
+    assert record["request"]["prompt"] == prompt[len(tokenizer.bos_token) :]
+    assert record["response"]["usage"]["prompt_tokens"] == len(
+        tokenizer(prompt, add_special_tokens=False)["input_ids"]
+    )

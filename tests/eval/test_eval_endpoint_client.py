@@ -109,7 +109,7 @@ def test_exhausted_retries_record_the_item_as_an_error_and_the_run_goes_on(scrip
             return models(path)
         if broken in body["prompt"]:
             return 500, {"detail": "boom"}, {}
-        return 200, completion("Action: getDetails\nAction Input: {}"), {}
+        return 200, completion("Action: getDetails\nAction Input: {}\nObservation: made up"), {}
 
     srv = scripted(reply)
     out = tmp_path / "r.json"
@@ -120,6 +120,8 @@ def test_exhausted_retries_record_the_item_as_an_error_and_the_run_goes_on(scrip
     failed = next(i for i in report["items"] if i["id"] == items[1].id)
     assert failed["category"] == "missing" and failed["note"] == "request failed: HTTP 500: boom"
     assert report["categories"]["missing"] == 1 and report["metrics"]["n"] == 4
+    answered = [i["prediction"] for i in report["items"] if i["id"] != items[1].id]
+    assert answered == ["Action: getDetails\nAction Input: {}"] * 3  # cut at the stop string, as in-process
     assert any("1 requests failed after retries" in n for n in report["notes"])
     assert "1 items had no prediction (missing)" in capsys.readouterr().err
     posts = [p for c, p, _, _ in srv.seen if c == "POST"]

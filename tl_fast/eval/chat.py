@@ -90,7 +90,7 @@ def _openai_function(tool: dict[str, Any]) -> dict[str, Any]:
 
 
 def _cast_types(properties: dict[str, Any]) -> dict[str, Any]:
-    """BFCL's _cast_to_openai_type: every property gets a JSON-schema type, recursively."""
+    """BFCL's _cast_to_openai_type, step for step (unknown or absent types become "string")."""
     for spec in properties.values():
         if not isinstance(spec, dict):
             continue
@@ -98,12 +98,23 @@ def _cast_types(properties: dict[str, Any]) -> dict[str, Any]:
         if given == "float":
             spec["format"] = "float"
             spec["description"] = spec.get("description", "") + " This is a float type value."
-        spec["type"] = GORILLA_TO_OPENAPI.get(given, "string") if isinstance(given, str) else "string"
+        spec["type"] = _openai_type(given)
+        if spec["type"] not in ("array", "object"):
+            continue
         if isinstance(spec.get("properties"), dict):
             spec["properties"] = _cast_types(spec["properties"])
-        elif isinstance(spec.get("items"), dict):
-            spec["items"] = _cast_types({"_": spec["items"]})["_"]
+        elif isinstance(spec.get("items"), dict):  # list of any / list of list / list of dict
+            items = spec["items"]
+            items["type"] = _openai_type(items.get("type"))
+            if items["type"] == "array" and isinstance(items.get("items"), dict):
+                items["items"]["type"] = _openai_type(items["items"].get("type"))
+            elif items["type"] == "object" and isinstance(items.get("properties"), dict):
+                items["properties"] = _cast_types(items["properties"])
     return properties
+
+
+def _openai_type(given: Any) -> str:
+    return GORILLA_TO_OPENAPI.get(given, "string") if isinstance(given, str) else "string"
 
 
 def answer_text(message: dict[str, Any] | None, names: dict[str, str] | None = None) -> str:
