@@ -25,7 +25,8 @@ def lora_run(tiny_llama, tmp_path_factory):
 
     root = tmp_path_factory.mktemp("lora_run")
     runs = {}
-    for name, base in (("known", str(tiny_llama)), ("unknown", None)):
+    # relative, as a user gives --model: the adapter config must get it absolute
+    for name, base in (("known", os.path.relpath(tiny_llama)), ("unknown", None)):
         torch.manual_seed(1)
         model = AutoModelForCausalLM.from_pretrained(tiny_llama)
         # init_lora_weights=False: B is random, so the adapter changes the answers

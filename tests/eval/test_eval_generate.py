@@ -98,9 +98,9 @@ def test_context_rule_skips_and_shortens(tiny_llama_factory, tmp_path):
     """A prompt of `context` tokens or more is skipped (None); one that leaves fewer than max_new_tokens is
     generated alone with the room that is left; the rest are batched with the full max_new_tokens."""
     model, tokenizer = load_model(str(tiny_llama_factory(tmp_path, max_position_embeddings=40)), device="cpu")
-    prompts = ["User: hi", "User: " + "word " * 60, "User: " + "word " * 31, "Assistant: get_"]
+    prompts = ["User: hi", "User: " + "word " * 37, "User: " + "word " * 31, "Assistant: get_"]
     lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
-    assert lengths[1] >= 40 and 40 - 16 < lengths[2] < 40 and max(lengths[0], lengths[3]) + 16 <= 40
+    assert lengths[1] == 40 and 40 - 16 < lengths[2] < 40 and max(lengths[0], lengths[3]) + 16 <= 40
     calls = []
     real = model.generate
 
