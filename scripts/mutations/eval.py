@@ -1,4 +1,4 @@
-"""Planted bugs in the evaluator's predictions reading, missing outcome, endpoint client and chat mode (#17)."""
+"""Planted bugs in the evaluator: predictions reading, the missing outcome, the endpoint client, chat mode."""
 
 from scripts.mutations import Mutation
 
@@ -189,7 +189,9 @@ MUTATIONS = [
         file="tl_fast/train/checkpoint.py",
         old="base_model = str(Path(base_model).expanduser().resolve())",
         new="base_model = str(base_model)",
-        tests=["tests/eval/test_eval_adapter.py::test_adapter_with_its_base_path_loads_and_equals_the_merged_policy"],
+        tests=[
+            "tests/eval/test_eval_adapter.py::test_adapter_with_its_base_path_loads_and_equals_the_merged_policy"
+        ],
         why="the adapter's base path is written as given (relative to the trainer's working directory)",
     ),
 ]
