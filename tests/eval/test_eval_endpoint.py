@@ -97,7 +97,7 @@ def test_endpoint_equals_in_process(server, tiny_llama, tmp_path, capfd, benchma
     )
 
 
-def test_server_killed_mid_run_then_resume_never_reasks(server, make_server, tiny_llama, tmp_path):
+def test_server_killed_mid_run_then_resume_never_reasks(server, make_server, tiny_llama, tmp_path, capsys):
     out = tmp_path / "bfcl.json"
     responses = out.with_suffix(".responses.jsonl")
     argv = ["--benchmark", "bfcl", "--split", "simple_python", "--limit", "30", "--max-new-tokens", "8"]
@@ -128,9 +128,9 @@ def test_server_killed_mid_run_then_resume_never_reasks(server, make_server, tin
     assert 4 <= len(answered) < 30
 
     before = server.posts("/v1/completions")
-    proc = cli(*argv, "--endpoint", server.url, "--resume")
-    assert proc.returncode == 0, proc.stderr
-    assert f"resume: {len(answered)} of 30 items already answered, asking {30 - len(answered)}" in proc.stderr
+    assert main([*argv, "--endpoint", server.url, "--resume"]) == 0
+    err = capsys.readouterr().err
+    assert f"resume: {len(answered)} of 30 items already answered, asking {30 - len(answered)}" in err
     assert server.posts("/v1/completions") - before == 30 - len(answered)  # counted by the server itself
     after = records(responses)
     assert after[: len(first)] == first  # the saved answers are kept as they were
@@ -153,13 +153,14 @@ def test_unreachable_url_is_one_clear_error(tmp_path, unused_port):
 
 
 def test_endpoint_flag_errors(server, tmp_path):
+    """Each refusal comes before torch is imported (these runs take well under a second each unloaded)."""
     out = tmp_path / "r.json"
     proc = cli("--benchmark", "rotbench", "--endpoint", server.url)
     assert proc.returncode == 2 and "--endpoint needs --output" in proc.stderr
     proc = cli("--benchmark", "rotbench", "--endpoint", "ftp://x", "--output", str(out))
     assert proc.returncode == 2 and "expected an http(s) URL" in proc.stderr
     argv = ["--benchmark", "toolalpaca", "--limit", "1", "--endpoint", server.url, "--output", str(out)]
-    assert cli(*argv, "--max-new-tokens", "4").returncode == 0
+    assert main([*argv, "--max-new-tokens", "4"]) == 0
     proc = cli(*argv, "--max-new-tokens", "4")
     assert proc.returncode == 2 and "pass --resume" in proc.stderr  # an earlier run's answers are not lost
     proc = cli(*argv, "--max-new-tokens", "5", "--resume")

@@ -141,7 +141,7 @@ def _finish(benchmark: str, text: str | None) -> str | None:
 
 
 def _stop_strings(args: argparse.Namespace) -> list[str]:
-    from tl_fast.eval.generate import STOP_STRINGS
+    from tl_fast.eval.stops import STOP_STRINGS
 
     if args.stop == "default":
         return list(STOP_STRINGS)
@@ -225,43 +225,48 @@ def _request_params(args: argparse.Namespace) -> dict:
 
 
 def _ask_endpoint(args, items, notes: list[str], missing_notes: dict[str, str]) -> tuple[list, dict]:
-    from tl_fast.eval.chat import chat_request
-    from tl_fast.eval.endpoint import (
-        Client,
-        ResponsesFile,
-        count_errors,
-        preflight,
-        response_text,
-        run_requests,
-    )
-    from tl_fast.eval.generate import cut_at_stop, render_prompt
+    from tl_fast.eval.endpoint import Client, ResponsesFile, preflight
 
     key = os.environ.get(args.api_key_env) or None
     if key is None and args.api_key_env != "OPENAI_API_KEY":
         raise UserError(f"--api-key-env {args.api_key_env}: that environment variable is not set")
+    if args.mode == "completions" and args.chat_template == "tokenizer" and not args.tokenizer:
+        raise UserError("--chat-template tokenizer with --endpoint needs --tokenizer PATH to render prompts")
     client = Client(args.endpoint, api_key=key, timeout_s=args.timeout)
     served = preflight(client, args.served_model)
     params = _request_params(args)
     header = {"benchmark": args.benchmark, "mode": args.mode, "served_model": served, "request": params}
-    tokenizer = None
     if args.mode == "completions":
-        render = _render_config(args)
         header["render"] = {
-            "call_style": render.call_style,
-            "tool_style": render.tool_style,
-            "chat_template": render.chat_template,
+            "call_style": args.call_style,
+            "tool_style": args.tool_style,
+            "chat_template": args.chat_template,
         }
-        if render.chat_template == "tokenizer":
-            if not args.tokenizer:
-                raise UserError(
-                    "--chat-template tokenizer with --endpoint needs --tokenizer PATH to render prompts"
-                )
-            from transformers import AutoTokenizer
-
-            tokenizer = AutoTokenizer.from_pretrained(check_model_path(args.tokenizer, "--tokenizer"))
+    # checked before torch is imported (prompt rendering), so a refused run fails at once
     store = ResponsesFile.open(
         args.output.with_suffix(".responses.jsonl"), {**header, "endpoint": client.base}, resume=args.resume
     )
+    try:
+        texts, info = _ask(args, items, client, served, params, store, notes, missing_notes)
+    finally:
+        store.close()
+    info["api_key_env"] = args.api_key_env if key else None
+    return texts, info
+
+
+def _ask(args, items, client, served, params, store, notes, missing_notes) -> tuple[list, dict]:
+    from tl_fast.eval.chat import chat_request
+    from tl_fast.eval.endpoint import count_errors, response_text, run_requests
+    from tl_fast.eval.generate import render_prompt
+    from tl_fast.eval.stops import cut_at_stop
+
+    tokenizer = render = None
+    if args.mode == "completions":
+        render = _render_config(args)
+        if render.chat_template == "tokenizer":
+            from transformers import AutoTokenizer
+
+            tokenizer = AutoTokenizer.from_pretrained(check_model_path(args.tokenizer, "--tokenizer"))
     requests = {item.id: chat_request(args.benchmark, item) for item in items} if args.mode == "chat" else {}
     bodies = {}
     for item in items:
@@ -285,18 +290,15 @@ def _ask_endpoint(args, items, notes: list[str], missing_notes: dict[str, str]) 
         print(
             f"resume: {resumed} of {len(items)} items already answered, asking {len(bodies)}", file=sys.stderr
         )
-    try:
-        records = run_requests(
-            client,
-            "/chat/completions" if args.mode == "chat" else "/completions",
-            bodies,
-            store,
-            concurrency=args.concurrency,
-            retries=args.retries,
-            backoff_s=args.backoff,
-        )
-    finally:
-        store.close()
+    records = run_requests(
+        client,
+        "/chat/completions" if args.mode == "chat" else "/completions",
+        bodies,
+        store,
+        concurrency=args.concurrency,
+        retries=args.retries,
+        backoff_s=args.backoff,
+    )
     stop = params.get("stop", [])
     texts = []
     for item in items:
@@ -321,7 +323,6 @@ def _ask_endpoint(args, items, notes: list[str], missing_notes: dict[str, str]) 
         "errors": errors,
         "retries": sum(max(0, r.get("attempts", 1) - 1) for r in records.values()),
         "responses": str(store.path),
-        "api_key_env": args.api_key_env if key else None,
     }
     return texts, info
 

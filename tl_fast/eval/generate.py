@@ -17,6 +17,17 @@ from pathlib import Path
 import torch
 
 from tl_fast.eval._progress import Progress
+from tl_fast.eval.stops import STOP_STRINGS, cut_at_stop
+
+__all__ = [
+    "STOP_STRINGS",
+    "cut_at_stop",
+    "generate",
+    "load_model",
+    "model_context",
+    "render_chat_prompt",
+    "render_prompt",
+]
 
 
 def load_model(path: str, *, dtype: str = "auto", device: str | None = None, base_model: str | None = None):
@@ -141,20 +152,6 @@ def generate(
                 outputs[i] = cut_at_stop(text, stop)
             bar.update(len(index))
     return outputs
-
-
-def cut_at_stop(text: str, stop: Sequence[str]) -> str:
-    """`text` up to the earliest stop string (exclusive)."""
-    cut = len(text)
-    for s in stop:
-        pos = text.find(s)
-        if 0 <= pos < cut:
-            cut = pos
-    return text[:cut]
-
-
-# A first-turn answer ends where the model starts writing the next turn itself (paper template or ReAct).
-STOP_STRINGS = ("\nOutput:", "\nUser:", "\nSystem:", "\nObservation:")
 
 
 def render_prompt(item, tokenizer, config=None) -> str:
