@@ -121,7 +121,7 @@ def unused_port() -> int:
     return free_port()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")  # started once; only test_eval_endpoint.py asks for it, and it ends with it
 def server(tiny_llama, tmp_path_factory):
     srv = Server(tiny_llama, tmp_path_factory.mktemp("serve") / "serve.log")
     try:
