@@ -157,8 +157,16 @@ MUTATIONS = [
         file="tl_fast/eval/chat.py",
         old='        function["name"] = names[function["name"]]\n',
         new="",
-        tests=[f"{CLIENT}::test_chat_mode_scores_tool_calls_with_the_benchmarks_names"],
-        why="tool_calls keep the sanitized names (math_factorial), so BFCL's checker sees a wrong function",
+        tests=[f"{CHAT}::test_answer_text_prefers_tool_calls_and_maps_names_back"],
+        why="RoTBench / ToolAlpaca tool_calls keep the sanitized names, so the scorer sees another tool",
+    ),
+    Mutation(
+        id="chat-bfcl-not-fc-mode",
+        file="tl_fast/eval/__main__.py",
+        old='bfcl_mode="fc" if args.mode == "chat" else "prompt",',
+        new='bfcl_mode="prompt",',
+        tests=[f"{CLIENT}::test_chat_mode_scores_bfcl_tool_calls_in_fc_mode"],
+        why="BFCL chat answers are scored as prompt-mode text instead of BFCL's FC mode",
     ),
     Mutation(
         id="chat-types-not-converted",

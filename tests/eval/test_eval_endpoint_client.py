@@ -165,10 +165,10 @@ def _fc_answer(gold_text: str, names: dict[str, str]) -> list[dict]:
     ]  # fmt: skip
 
 
-def test_chat_mode_scores_tool_calls_with_the_benchmarks_names(scripted, tmp_path):
-    """A server that answers every BFCL question with the gold calls, in OpenAI tool_calls with the names
-    sanitized as sent ('.' -> '_'): the names are mapped back and BFCL's checker finds every answer valid.
-    One answer's arguments are not JSON: that one is a format error, not a crash."""
+def test_chat_mode_scores_bfcl_tool_calls_in_fc_mode(scripted, tmp_path):
+    """A server that answers every BFCL question with the gold calls in OpenAI tool_calls, named as they were
+    sent ('.' -> '_'): BFCL's FC checker (underscore_to_dot) finds every answer valid. One answer's arguments
+    are not JSON: that one is a decoder error, not a crash."""
     items = load_items("bfcl", "simple_python,parallel_multiple", limit=3)
     gold = gold_predictions("bfcl", items)
     by_question = {json.dumps(i.messages): i for i in items}
@@ -183,7 +183,7 @@ def test_chat_mode_scores_tool_calls_with_the_benchmarks_names(scripted, tmp_pat
         calls = _fc_answer(gold[item.id], expected)
         if item.id == bad:
             calls[0]["function"]["arguments"] = "{number: five"
-        message = {"role": "assistant", "content": None, "tool_calls": calls}
+        message = {"content": None, "role": "assistant", "tool_calls": calls}
         return 200, {"choices": [{"index": 0, "message": message, "finish_reason": "tool_calls"}]}, {}
 
     srv = scripted(reply)
@@ -203,4 +203,6 @@ def test_chat_mode_scores_tool_calls_with_the_benchmarks_names(scripted, tmp_pat
     verdicts = {i["id"]: i for i in report["items"]}
     assert [k for k, v in verdicts.items() if not v["cf"]] == [bad]
     assert verdicts[bad]["error_type"].startswith("ast_decoder")
-    assert verdicts[items[1].id]["prediction"].startswith("[math.factorial(")  # the name BFCL's gold uses
+    assert any(n.startswith("BFCL FC mode") and "underscore_to_dot True" in n for n in report["notes"])
+    answer = json.loads(verdicts[items[1].id]["prediction"])  # the assistant message, names as sent
+    assert answer["tool_calls"][0]["function"]["name"] == "math_factorial"

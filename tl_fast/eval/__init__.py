@@ -72,15 +72,20 @@ def gold_predictions(benchmark: str, items: list[EvalItem]) -> dict[str, str]:
 def score(
     benchmark: str,
     items: list[EvalItem],
-    predictions: list[str | None],
+    predictions: list[Any],
     *,
     official_parity: bool = False,
     missing_notes: Mapping[str, str] | None = None,
+    bfcl_mode: str = "prompt",
+    underscore_to_dot: bool | None = None,
 ) -> list[ItemResult]:
-    """Per-item TS/PI/CF (and BFCL verdicts); `official_parity` only applies to RoTBench.
+    """Per-item TS/PI/CF (and BFCL verdicts); `official_parity` only applies to RoTBench, `bfcl_mode`
+    ("prompt" or "fc") and `underscore_to_dot` to BFCL (see bfcl.score). A prediction that is not a string
+    (a JSON value such as a BFCL FC result) is read as its JSON.
 
     A None prediction is the outcome `missing` (category and error type "missing", wrong on TS/PI/CF) on every
-    benchmark; it is not given to the categorizer. `missing_notes` says why per id (a failed request, ...).
+    benchmark; it is not given to the categorizer (where "" would be a right abstention on BFCL's irrelevance
+    items). `missing_notes` says why per id (a failed request, ...).
     """
     if official_parity and benchmark != "rotbench":
         raise ValueError("--official-parity applies to rotbench only")
@@ -88,7 +93,12 @@ def score(
         raise ValueError(f"{len(items)} items but {len(predictions)} predictions")
     present = [k for k, p in enumerate(predictions) if p is not None]
     given = _score_present(
-        benchmark, [items[k] for k in present], [predictions[k] for k in present], official_parity
+        benchmark,
+        [items[k] for k in present],
+        [predictions[k] for k in present],
+        official_parity,
+        bfcl_mode,
+        underscore_to_dot,
     )
     scored = iter(given)
     results = []
@@ -106,17 +116,24 @@ def score(
 
 
 def _score_present(
-    benchmark: str, items: list[EvalItem], predictions: list[str], official_parity: bool
+    benchmark: str,
+    items: list[EvalItem],
+    predictions: list[Any],
+    official_parity: bool,
+    bfcl_mode: str,
+    underscore_to_dot: bool | None,
 ) -> list[ItemResult]:
     if not items:
         return []
+    if benchmark == "bfcl":
+        return bfcl.score(items, predictions, mode=bfcl_mode, underscore_to_dot=underscore_to_dot)
+    predictions = [bfcl.as_text(p) for p in predictions]
     if benchmark == "rotbench":
         results = rotbench.score(items, predictions, official_parity=official_parity)
     else:
         results = _module(benchmark).score(items, predictions)
-    if benchmark != "bfcl":  # BFCL's scorer already asks the categorizer (protocol="bfcl")
-        for result, item in zip(results, items, strict=True):
-            result.category = categorize_item(benchmark, item, result.prediction)
+    for result, item in zip(results, items, strict=True):
+        result.category = categorize_item(benchmark, item, result.prediction)
     return results
 
 
@@ -173,14 +190,20 @@ def evaluate(
     missing_notes: Mapping[str, str] | None = None,
     source: str = "the predictions",
     extra: dict[str, Any] | None = None,
+    bfcl_mode: str = "auto",
+    underscore_to_dot: bool | None = None,
 ) -> dict[str, Any]:
-    """Score `predictions` ({id: text}) or the outputs of `generate_fn(items)`; returns the report dict.
+    """Score `predictions` ({id: text or JSON value}) or the outputs of `generate_fn(items)`; returns the
+    report dict. BFCL: `bfcl_mode` "auto" (FC when a prediction holds function-call JSON, see
+    bfcl.detect_mode), "prompt" or "fc"; `underscore_to_dot` BFCL's per-model flag (None = on in FC mode).
 
     Items without a prediction (absent or None) get the outcome `missing`, counted in the notes and the
     category tables. Prediction ids that match no selected item are reported by id category; when none
     match, a PredictionsError (a ValueError) names an expected id and a given one. `notes` are added to the
     report; `missing_notes` gives the reason per missing id; `extra` adds top-level report keys.
     """
+    if bfcl_mode not in bfcl.MODES:
+        raise ValueError(f"unknown BFCL mode {bfcl_mode!r}; expected one of {', '.join(bfcl.MODES)}")
     items = load_items(benchmark, splits, data_dir, limit)
     notes = list(notes or [])
     if generate_fn is not None:
@@ -195,7 +218,25 @@ def evaluate(
         notes += match_notes
     else:
         raise ValueError("evaluate needs predictions or generate_fn")
-    results = score(benchmark, items, texts, official_parity=official_parity, missing_notes=missing_notes)
+    mode = "prompt"
+    if benchmark == "bfcl":
+        given = [t for t in texts if t is not None]
+        mode, shaped = bfcl.detect_mode(given)
+        if bfcl_mode == "auto":
+            how = f"auto-detected: {shaped} of {len(given)} predictions hold function-call JSON"
+        else:
+            how, mode = f"--bfcl-mode {bfcl_mode}", bfcl_mode
+        dots = mode == "fc" if underscore_to_dot is None else underscore_to_dot
+        notes.append(f"BFCL {'FC' if mode == 'fc' else 'prompt'} mode ({how}); underscore_to_dot {dots}")
+    results = score(
+        benchmark,
+        items,
+        texts,
+        official_parity=official_parity,
+        missing_notes=missing_notes,
+        bfcl_mode=mode,
+        underscore_to_dot=underscore_to_dot,
+    )
     if benchmark == "rotbench":
         notes.append(
             "official-parity mode: upstream evaluate.py, which skips predictions whose Action Input is {} "

@@ -7,11 +7,11 @@
     python -m tl_fast.eval --benchmark rotbench --split clean --official-parity --predictions preds.jsonl
 
 The answers come from one of --model (generated here), --endpoint (asked of a server) or --predictions
-(JSONL lines {"id", "prediction"}; BFCL result files, {"id", "result"}, work as they are). --mode completions
-sends the prompt rendered as in training; --mode chat sends messages with the benchmark's tools (function
-calling). --output writes the JSON report, the same tables as markdown (FILE with suffix .md) and, with
---endpoint, the raw responses (FILE with suffix .responses.jsonl); the markdown is printed either way.
-Protocols: docs/eval.md.
+(JSONL lines {"id", "prediction"}; BFCL result files, {"id", "result"}, work as they are, prompt or FC mode:
+--bfcl-mode). --mode completions sends the prompt rendered as in training; --mode chat sends messages with the
+benchmark's tools (function calling; BFCL's FC mode). --output writes the JSON report, the same tables as
+markdown (FILE with suffix .md) and, with --endpoint, the raw responses (FILE with suffix .responses.jsonl);
+the markdown is printed either way. Protocols: docs/eval.md.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from typing import Any
 
 from tl_fast._cli import DTYPE_CHOICES, UserError, check_device, check_model_path, dtype_name, run_cli
 from tl_fast.eval import BENCHMARKS, evaluate, load_items, to_markdown
@@ -59,6 +60,20 @@ def build_parser() -> argparse.ArgumentParser:
         "--official-parity",
         action="store_true",
         help="rotbench: reproduce upstream evaluate.py exactly, including its skip of {} inputs",
+    )
+    p.add_argument(
+        "--bfcl-mode",
+        choices=("auto", "prompt", "fc"),
+        default="auto",
+        help="bfcl: how results are read: prompt-mode text, or function-calling (FC) results "
+        "([{name: JSON arguments}], OpenAI tool calls); auto picks FC when a prediction holds such JSON",
+    )
+    p.add_argument(
+        "--bfcl-underscore-to-dot",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="bfcl: BFCL's per-model flag: tool 'a.b' is expected as 'a_b' (default: on in FC mode, as for "
+        "OpenAI-style models; off in prompt mode)",
     )
     p.add_argument("--limit", type=int, help="score only the first N items of each split (quick runs)")
     p.add_argument("--data-dir", type=Path, help="benchmark files root (default: the vendored copies)")
@@ -107,6 +122,14 @@ def _check_args(args: argparse.Namespace) -> None:
         unknown = [s.strip() for s in args.split.split(",") if s.strip() and s.strip() not in module.SPLITS]
         if unknown or not args.split.strip(","):
             raise UserError(f"--split {args.split}: expected 'all' or some of {', '.join(module.SPLITS)}")
+    if (args.model or args.endpoint) and args.bfcl_mode != "auto":
+        if args.bfcl_mode == "fc" and args.mode == "completions":
+            raise UserError(
+                "--bfcl-mode fc reads stored FC results (--predictions); generated text is prompt mode"
+            )
+        raise UserError(
+            "--bfcl-mode applies to --predictions; --mode chat is BFCL's FC mode, completions prompt"
+        )
     if args.official_parity and args.benchmark != "rotbench":
         raise UserError("--official-parity applies to --benchmark rotbench only")
     for flag in ("limit", "batch_size", "max_new_tokens", "concurrency"):
@@ -131,13 +154,18 @@ def _check_args(args: argparse.Namespace) -> None:
         raise UserError("--mode applies to --model and --endpoint; predictions are scored as they are")
 
 
-def _finish(benchmark: str, text: str | None) -> str | None:
-    """A generated answer as the benchmark's scorer takes it (BFCL: its bracketed call list)."""
-    if text is None or benchmark != "bfcl":
-        return text
+def _finish(benchmark: str, mode: str, answer: Any) -> Any:
+    """An answer as the benchmark's scorer takes it: on BFCL a completion becomes its bracketed call list
+    (prompt mode), a chat answer is the assistant message (FC mode)."""
+    if answer is None or benchmark != "bfcl":
+        return answer
+    if mode == "chat":
+        from tl_fast.eval.chat import fc_message
+
+        return fc_message(answer if isinstance(answer, dict) else {"content": answer})
     from tl_fast.eval.bfcl import to_bfcl_syntax
 
-    return to_bfcl_syntax(text)
+    return to_bfcl_syntax(answer)
 
 
 def _stop_strings(args: argparse.Namespace) -> list[str]:
@@ -255,7 +283,7 @@ def _ask_endpoint(args, items, notes: list[str], missing_notes: dict[str, str]) 
 
 
 def _ask(args, items, client, served, params, store, notes, missing_notes) -> tuple[list, dict]:
-    from tl_fast.eval.chat import chat_request
+    from tl_fast.eval.chat import chat_request, fc_message
     from tl_fast.eval.endpoint import count_errors, response_text, run_requests
     from tl_fast.eval.generate import render_prompt
     from tl_fast.eval.stops import cut_at_stop
@@ -308,6 +336,9 @@ def _ask(args, items, client, served, params, store, notes, missing_notes) -> tu
             texts.append(None)
             continue
         names = requests[item.id].names if args.mode == "chat" else None
+        if args.mode == "chat" and args.benchmark == "bfcl":
+            texts.append(fc_message(record["response"]["choices"][0].get("message"), stop))
+            continue
         text, from_tool_calls = response_text(args.mode, record["response"], names)
         texts.append(text if from_tool_calls else cut_at_stop(text, stop))
     errors = count_errors(records.values())
@@ -352,8 +383,15 @@ def _main(argv: list[str]) -> int:
         missing_notes=missing_notes,
     )
     if args.predictions:
-        preds = read_predictions(args.predictions)
-        report = evaluate(args.benchmark, predictions=preds, source=str(args.predictions), **common)
+        preds = read_predictions(args.predictions, args.bfcl_mode)
+        report = evaluate(
+            args.benchmark,
+            predictions=preds,
+            source=str(args.predictions),
+            bfcl_mode=args.bfcl_mode,
+            underscore_to_dot=args.bfcl_underscore_to_dot,
+            **common,
+        )
     else:
         items = load_items(args.benchmark, args.split, args.data_dir, args.limit)
         extra = {}
@@ -362,11 +400,19 @@ def _main(argv: list[str]) -> int:
         else:
             texts, extra["endpoint"] = _ask_endpoint(args, items, notes, missing_notes)
             written.append(extra["endpoint"]["responses"])
-        texts = [_finish(args.benchmark, t) for t in texts]
+        texts = [_finish(args.benchmark, args.mode, t) for t in texts]
         if args.save_predictions:
             _write_predictions(args.save_predictions, items, texts)
             written.append(str(args.save_predictions))
-        report = evaluate(args.benchmark, generate_fn=lambda _items: texts, extra=extra, **common)
+        # BFCL: chat answers are assistant messages, scored in BFCL's FC mode; completions in prompt mode
+        report = evaluate(
+            args.benchmark,
+            generate_fn=lambda _items: texts,
+            extra=extra,
+            bfcl_mode="fc" if args.mode == "chat" else "prompt",
+            underscore_to_dot=args.bfcl_underscore_to_dot,
+            **common,
+        )
     markdown = to_markdown(report)
     print(markdown)
     if args.output:

@@ -7,11 +7,12 @@ back from the assistant message. Shared by `--endpoint --mode chat` and `--model
 Tools follow BFCL's OpenAI handlers (berkeley-function-call-leaderboard, bfcl_eval/model_handler/utils.py
 `convert_to_tool` with `GORILLA_TO_OPENAPI`): characters OpenAI forbids in a function name ("." in BFCL)
 become "_", parameter types become JSON-schema types, a float parameter gets `format: float` and says so in
-its description. The names in returned `tool_calls` are mapped back to the benchmark's, so the checker sees
-the original names (BFCL instead renames the gold for FC models; the verdict is the same).
+its description. On RoTBench and ToolAlpaca the names in returned `tool_calls` are mapped back to the
+benchmark's; on BFCL they are kept, and its FC checker expects "a.b" as "a_b" (underscore_to_dot).
 
 The answer is the message's `tool_calls` as JSON (`[{"type": "function", "function": {"name", "arguments"}}]`,
 arguments as the server sent them), which `tl_fast.parse_tool_calls` reads; with no tool calls, its `content`.
+On BFCL the whole assistant message is the answer (`fc_message`), scored in BFCL's FC mode.
 """
 
 from __future__ import annotations
@@ -128,6 +129,25 @@ def answer_text(message: dict[str, Any] | None, names: dict[str, str] | None = N
     if isinstance(content, list):  # content parts
         content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
     return content if isinstance(content, str) else ""
+
+
+def fc_message(message: dict[str, Any] | None, stop: list[str] | tuple[str, ...] = ()) -> dict[str, Any]:
+    """An assistant message as BFCL's FC mode scores it: `{"role", "content"}` (content cut at the stop
+    strings, as every answer is) plus the `tool_calls` as the server sent them, names as sent (BFCL's
+    underscore_to_dot expects "a.b" as "a_b"). The same shape for served and in-process answers."""
+    from tl_fast.eval.stops import cut_at_stop
+
+    message = message if isinstance(message, dict) else {}
+    content = message.get("content")
+    if isinstance(content, list):
+        content = "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    out: dict[str, Any] = {
+        "role": "assistant",
+        "content": cut_at_stop(content, stop) if isinstance(content, str) else "",
+    }
+    if isinstance(message.get("tool_calls"), list) and message["tool_calls"]:
+        out["tool_calls"] = message["tool_calls"]
+    return out
 
 
 def _rename(call: Any, names: dict[str, str]) -> Any:

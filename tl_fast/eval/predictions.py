@@ -4,8 +4,9 @@
     texts, notes = match_predictions("bfcl", items, preds)  # texts[i] is None where an item has no prediction
 
 A file is JSONL, one `{"id", "prediction"}` (or BFCL's `{"id", "result"}`) per line, or one JSON array of
-such objects; `.gz` is read as gzip. A prediction that is not a string (BFCL result lists) is kept as its JSON
-text; `null` means no prediction (the item's outcome is `missing`).
+such objects; `.gz` is read as gzip. A prediction that is not a string (a BFCL FC result, an OpenAI message)
+is kept as the JSON value it is; in a BFCL result file of FC layout (a list result, or bfcl_mode "fc") a text
+result is the model's message. `null` means no prediction (the item's outcome is `missing`).
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ class PredictionsError(UserError, ValueError):
     """A predictions file that cannot be scored as given; the message names the file, line and fix."""
 
 
-def read_predictions(path: Path) -> dict[str, str | None]:
-    """{id: prediction text or None}; rejects bad JSON, records without id/prediction and duplicate ids."""
+def read_predictions(path: Path, bfcl_mode: str = "auto") -> dict[str, Any]:
+    """{id: prediction (text, JSON value, or None)}; rejects bad JSON, records without id/prediction and
+    duplicate ids."""
     path = Path(path)
     if not path.is_file():
         raise PredictionsError(f"--predictions {path}: no such file")
@@ -52,8 +54,9 @@ def read_predictions(path: Path) -> dict[str, str | None]:
                     f"{path}:{n}: not a JSON object ({exc.msg} at column {exc.colno}): {line[:60]!r}"
                 ) from None
         where = "line"
-    preds: dict[str, str | None] = {}
+    preds: dict[str, Any] = {}
     first_seen: dict[str, int] = {}
+    results: list[str] = []  # ids read from BFCL's "result" field
     for n, record in records:
         key = "prediction" if isinstance(record, dict) and "prediction" in record else "result"
         if not isinstance(record, dict) or "id" not in record or key not in record:
@@ -72,10 +75,18 @@ def read_predictions(path: Path) -> dict[str, str | None]:
                 "keep one prediction per id"
             )
         first_seen[item_id] = n
-        value = record[key]
-        preds[item_id] = value if value is None or isinstance(value, str) else json.dumps(value)
+        preds[item_id] = record[key]
+        if key == "result":
+            results.append(item_id)
     if not preds:
         raise PredictionsError(f"{path}: holds no predictions (expected JSONL lines {{'id', 'prediction'}})")
+    fc_layout = bfcl_mode == "fc" or any(not isinstance(preds[k], str | None) for k in results)
+    if fc_layout and bfcl_mode != "prompt":
+        from tl_fast.eval.bfcl import text_message
+
+        for k in results:
+            if isinstance(preds[k], str):
+                preds[k] = text_message(preds[k])
     return preds
 
 
