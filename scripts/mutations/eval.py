@@ -155,8 +155,8 @@ MUTATIONS = [
     Mutation(
         id="chat-names-not-mapped-back",
         file="tl_fast/eval/chat.py",
-        old='        function["name"] = names[function["name"]]\n',
-        new="",
+        old='function["name"] = names[function["name"]]',
+        new='function["name"] = function["name"]',
         tests=[f"{CHAT}::test_answer_text_prefers_tool_calls_and_maps_names_back"],
         why="RoTBench / ToolAlpaca tool_calls keep the sanitized names, so the scorer sees another tool",
     ),
