@@ -41,30 +41,28 @@ MUTATIONS = [
     Mutation(
         id="ce-ignore-index-twin-hardcoded",
         file="kernels/cross_entropy.py",
-        old="""    V = z.shape[1]
-    valid = labels != opts.ignore_index
-    m = z.max(dim=1).values""",
-        new="""    V = z.shape[1]
-    valid = labels != -100
-    m = z.max(dim=1).values""",
+        old="""def _local_label_torch(labels: Tensor, opts: CEOptions, col0: int, n_cols: int) -> tuple[Tensor, Tensor]:
+    valid = labels != opts.ignore_index""",
+        new="""def _local_label_torch(labels: Tensor, opts: CEOptions, col0: int, n_cols: int) -> tuple[Tensor, Tensor]:
+    valid = labels != -100""",
         tests=CE_IGNORE,
         why="the pure-PyTorch forward compares labels with a hard-coded -100 instead of ignore_index",
     ),
     Mutation(
         id="ce-ignore-index-coefficients-hardcoded",
         file="tl_fast/losses.py",
-        old="valid = (labels != ignore_index).float()",
-        new="valid = (labels != -100).float()",
+        old="w = (labels != ignore_index).float()",
+        new="w = (labels != -100).float()",
         tests=CE_IGNORE,
         why="the reduction's denominator counts rows with label ignore_index when it is not -100",
     ),
     Mutation(
-        id="ce-mean-uses-token-weights",
+        id="ce-mean-drops-token-weights",
         file="tl_fast/losses.py",
-        old='w = valid if token_weights is None or reduction == "mean" else valid * token_weights.float()',
-        new="w = valid if token_weights is None else valid * token_weights.float()",
+        old="    if token_weights is not None:  # every reduction weighs its rows",
+        new='    if token_weights is not None and reduction != "mean":  # every reduction weighs its rows',
         tests=CE_TESTS,
-        why='reduction="mean" weights the rows like "weighted_mean"',
+        why='reduction="mean" drops the token weights (it must equal "weighted_mean": PKT weights lost)',
     ),
     Mutation(
         id="ce-zero-denominator-nan",
@@ -93,7 +91,7 @@ MUTATIONS = [
     Mutation(
         id="ce-smoothing-twin-drops-uniform-term",
         file="kernels/cross_entropy.py",
-        old="loss = loss + opts.label_smoothing * (lse - z.sum(1) / V)",
+        old="loss = loss + opts.label_smoothing * (lse - sum_z / V)",
         new="loss = loss + opts.label_smoothing * lse",
         tests=CE_TESTS,
         why="the pure-PyTorch smoothed loss forgets the mean logit of the uniform target",
