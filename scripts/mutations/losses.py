@@ -41,9 +41,9 @@ MUTATIONS = [
     Mutation(
         id="ce-ignore-index-twin-hardcoded",
         file="kernels/cross_entropy.py",
-        old="""def _local_label_torch(labels: Tensor, opts: CEOptions, col0: int, n_cols: int) -> tuple[Tensor, Tensor]:
+        old="""-> tuple[Tensor, Tensor]:
     valid = labels != opts.ignore_index""",
-        new="""def _local_label_torch(labels: Tensor, opts: CEOptions, col0: int, n_cols: int) -> tuple[Tensor, Tensor]:
+        new="""-> tuple[Tensor, Tensor]:
     valid = labels != -100""",
         tests=CE_IGNORE,
         why="the pure-PyTorch forward compares labels with a hard-coded -100 instead of ignore_index",
