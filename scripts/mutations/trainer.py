@@ -11,8 +11,9 @@ MUTATIONS = [
     Mutation(
         id="pkt-loss-plain-mean",
         file="tl_fast/train/model.py",
-        old='reduction="weighted_mean"',
-        new='reduction="mean"',
+        # "mean" weighs rows too since #15: the example is now the weights dropped
+        old="h, head.weight, labels, weights, bias=",
+        new="h, head.weight, labels, None, bias=",
         tests=[PKT_LOSS],
         why="the trainer's loss ignores the PKT weights: plain SFT",
     ),
