@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import signal
 from dataclasses import dataclass
@@ -135,10 +136,20 @@ def run(cfg: TrainConfig, should_stop=None) -> RunResult:
         "attention": attn_desc,
         "data": ", ".join(f"{k} {v}" for k, v in data.counts.items()),
     }
+    if "ppo" in stages:
+        p = cfg.ppo
+        header["RL"] = (
+            f"{p.algo}, reward {p.reward}, {p.rollout_batch} samples per step ({p.group_size} per prompt)"
+        )
 
     interrupted = False
     with StopOnSignal() as stop_signal:
         stop = _agreed(should_stop or stop_signal, accelerator)
+        # Resuming inside PPO: the reference is the policy PPO started from (the SFT result, or the initial
+        # model without an SFT stage), not the resumed weights.
+        ppo_start = None
+        if resume is not None and resume["stage"] == "ppo":
+            ppo_start = _last_checkpoint(run_dir, "sft") if "sft" in stages else copy.deepcopy(policy)
         if resume is not None:
             load_policy_weights(policy, resume["path"])
         sft_done = resume is not None and (resume["stage"] == "ppo" or _sft_finished(resume))
@@ -157,9 +168,12 @@ def run(cfg: TrainConfig, should_stop=None) -> RunResult:
             )
             policy = accelerator.unwrap_model(policy)
         if "ppo" in stages and not interrupted:
-            ref_policy, critic, policy = _ppo_models(policy, cfg, Critic, add_lora)
+            ref_policy, critic, policy = _ppo_models(policy, cfg, Critic, add_lora, ppo_start)
+            ppo_state = None
             if resume is not None and resume["stage"] == "ppo":
-                critic.load_state_dict(load_trainer_state(resume["path"])["critic"])
+                ppo_state = load_trainer_state(resume["path"])
+                if critic is not None:
+                    critic.load_state_dict(ppo_state["critic"])
             interrupted = run_ppo(
                 policy,
                 ref_policy,
@@ -174,6 +188,7 @@ def run(cfg: TrainConfig, should_stop=None) -> RunResult:
                 seed=cfg.run.seed,
                 start_step=resume["step"] if resume is not None and resume["stage"] == "ppo" else 0,
                 should_stop=stop,
+                resume_state=ppo_state,
             )
     if not interrupted:  # every process merges a LoRA policy, so all return the same kind of model
         policy = save_final(policy, tokenizer, run_dir / "final", write=main)
@@ -190,16 +205,33 @@ def _sft_finished(resume: dict) -> bool:
     return bool(state.get("sft_finished", False))
 
 
-def _ppo_models(policy, cfg: TrainConfig, Critic, add_lora):
-    """Reference = the SFT policy (LoRA: same weights, adapters disabled); critic = SFT decoder + head."""
-    import copy
+def _last_checkpoint(run_dir: Path, stage: str) -> Path:
+    found = sorted((run_dir / "checkpoints").glob(f"{stage}-step*"))
+    if not found:
+        raise FileNotFoundError(
+            f"no {stage} checkpoint under {run_dir}/checkpoints to rebuild the reference from"
+        )
+    return found[-1]
 
+
+def _ppo_models(policy, cfg: TrainConfig, Critic, add_lora, start=None):
+    """Reference = the SFT policy (LoRA: same weights, adapters disabled); critic = SFT decoder + head, for
+    ppo only (grpo, dapo and dr_grpo build none). The reference is kept for every algorithm, so each logs
+    its KL to the SFT policy. `start` (resume): the weights PPO began from, a module or a checkpoint."""
     lora = cfg.model.lora_r > 0
     if lora:
         policy = policy.merge_and_unload()  # fold the SFT adapter into the weights
-    critic = Critic(policy)
-    critic.verify_initialized_from(policy)
+    critic = None
+    if cfg.ppo.algo == "ppo":
+        critic = Critic(policy)
+        critic.verify_initialized_from(policy)
     if lora:
         # a fresh adapter on the merged SFT weights: disabling it gives the SFT policy, no second copy
         return None, critic, add_lora(policy, cfg.model)
-    return copy.deepcopy(policy).eval().requires_grad_(False), critic, policy
+    if isinstance(start, torch.nn.Module):
+        ref = start
+    else:
+        ref = copy.deepcopy(policy)
+        if start is not None:
+            load_policy_weights(ref, start)
+    return ref.eval().requires_grad_(False), critic, policy
