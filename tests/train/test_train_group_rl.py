@@ -177,3 +177,30 @@ def test_resume_reproduces_the_next_rl_step(tmp_path, algo, stages, monkeypatch)
     assert [r["step"] for r in got] == [1, 2]
     for k in ("reward", "policy_loss", "approx_kl", "kl", "response_tokens"):
         assert got[1][k] == pytest.approx(want[1][k], rel=1e-5, abs=1e-7), k
+
+
+@pytest.mark.slow
+def test_two_process_gloo_group_rl_keeps_replicas_equal(tmp_path):
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    worker = Path(__file__).resolve().parent / "ddp_group_worker.py"
+    out = subprocess.run(
+        [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", "2", str(worker), str(tmp_path)],
+        cwd=tmp_path,
+        env={**os.environ, "TRITON_INTERPRET": "0", "OMP_NUM_THREADS": "1"},
+        capture_output=True,
+        text=True,
+        timeout=300,  # a collective left waiting hangs
+    )
+    assert out.returncode == 0, out.stdout[-3000:] + out.stderr[-3000:]
+    result = json.loads((tmp_path / "ddp_group.json").read_text())
+    assert result["world_size"] == 2
+    for algo in ("grpo", "dapo"):
+        r = result[algo]
+        assert r["max_abs_diff"] == 0.0, algo  # DDP kept the replicas equal
+        assert r["moved"] > 0, algo
+        assert r["rollouts"] == [8, 8] and r["groups"] == [4, 4], algo  # metrics cover both processes
+    assert result["dapo"]["resampled"] > 0  # replacement rollouts ran (processes may differ in how many)
