@@ -204,3 +204,15 @@ def test_two_process_gloo_group_rl_keeps_replicas_equal(tmp_path):
         assert r["moved"] > 0, algo
         assert r["rollouts"] == [8, 8] and r["groups"] == [4, 4], algo  # metrics cover both processes
     assert result["dapo"]["resampled"] > 0  # replacement rollouts ran (processes may differ in how many)
+
+
+@pytest.mark.parametrize("algo", ["grpo", "dapo", "dr_grpo"])
+def test_algorithm_configs_parse_and_flags_override_them(algo):
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "configs" / f"{algo}.yaml"
+    cfg = parse_args(["--config", str(path)])
+    assert cfg.ppo.algo == algo and cfg.ppo.group_size > 1
+    # --reward is an alias of --ppo-reward: given on the command line, it wins over the YAML
+    assert parse_args(["--config", str(path), "--reward", "binary"]).ppo.reward == "binary"
+    assert parse_args(["--config", str(path), "--ppo-reward", "binary"]).ppo.reward == "binary"
