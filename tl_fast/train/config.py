@@ -42,7 +42,9 @@ class ModelConfig:
     )
     attention: str = field(
         default="auto",
-        metadata={"help": "auto | flash_attention_2 | varlen | sdpa | eager (auto picks the fastest)"},
+        metadata={
+            "help": "auto | flash_attention_2 | varlen | packed_sdpa | sdpa | eager (auto picks the fastest)"
+        },
     )
     gradient_checkpointing: bool = field(
         default=False, metadata={"help": "recompute activations in backward"}
