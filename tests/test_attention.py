@@ -1,5 +1,6 @@
 """Packed rows without a varlen kernel: per-sample SDPA inside the row (tl_fast_sdpa) equals each sample
-run alone and the block-diagonal-mask SDPA, forward and backward, builds no (N, N) mask, is the CPU default."""
+run alone and the block-diagonal-mask SDPA, forward and backward, builds no (N, N) mask, is the CPU
+default."""
 
 import pytest
 import torch
