@@ -137,6 +137,7 @@ def calibrate(args, variants: list[str], root: Path) -> dict:
     )
     by_algo = {"ppo": "mae+pkt+irm", "grpo": "mae+pkt+irm-grpo"}
     jobs = [(by_algo[algos[k % len(algos)]], 1000 + k) for k in range(max(args.parallel, len(algos)))]
+    root.mkdir(parents=True, exist_ok=True)
     t0 = time.time()
     with ThreadPoolExecutor(max_workers=args.parallel) as pool:
         results = list(pool.map(lambda job: run_one(probe, job[0], job[1], root), jobs))

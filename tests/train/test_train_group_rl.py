@@ -86,6 +86,76 @@ def test_targets_mask_groups_without_signal_and_cut_responses():
     # penalty: length 3 = the cap -> -1 (buffer 2 starts at 1 token): every reward drops by 1, same advantages
     t = group_targets(exp, PPOConfig(algo="dapo", overlong="penalty", **base))
     torch.testing.assert_close(t.shaped, torch.tensor([0.0, 0.0, -1.0, 0.0]))
+    # lengths 3 and 2 in group 0: the penalty (-1, -0.5) differs, the task reward does not: still no signal
+    exp.response_mask[1, 2] = 0
+    t = group_targets(exp, PPOConfig(algo="dapo", overlong="penalty", **base))
+    torch.testing.assert_close(t.shaped[:2], torch.tensor([0.0, 0.5]))
+    assert t.signal.tolist() == [False, True] and t.loss_mask[:2].sum() == 0
+    # Dr. GRPO: r - mean, not divided by the std: group 1 = [0, 1] -> [-0.5, 0.5]
+    t = group_targets(exp, PPOConfig(algo="dr_grpo", **base))
+    torch.testing.assert_close(t.advantages[2:, 0], torch.tensor([-0.5, 0.5]))
+
+
+def test_update_uses_the_configured_clip_aggregation_kl_and_global_counts():
+    policy = tiny_policy()
+    responses = torch.tensor([[10, 11, 12, 13], [20, 21, 22, 23]])
+    exp = experience(policy, responses, scores=[1.0, 0.0])  # G = 2: A = ±1/sqrt(2) / (... + eps)
+    exp.response_mask[1, 2:] = 0  # lengths 4 and 2
+    a = 1 / (2**0.5)  # (1 - 0.5) / std([1, 0]) = 0.5 / 0.7071
+    base = dict(group_size=2, rollout_batch=2, minibatch=2, ppo_epochs=1, actor_lr=0.0)
+
+    def update(all_reduce=None, world=1, old_shift=0.0, **cfg):
+        shifted = Experience(**{**exp.__dict__, "logprobs": exp.logprobs - old_shift})
+        opt = torch.optim.SGD(policy.parameters(), lr=0.0)
+        c = PPOConfig(**{**base, **cfg})
+        return group_update(PolicyLogprobs(policy), opt, shifted, c, all_reduce=all_reduce, world=world)
+
+    # ratio 1: per-token loss -A; token_mean (4 x -a + 2 x a) / 6 (DAPO), seq_mean (-a + a) / 2 (GRPO)
+    assert update(algo="dapo", dynamic_sampling=False, overlong="none").policy_loss == pytest.approx(
+        -a / 3, rel=1e-4
+    )
+    assert update(algo="grpo").policy_loss == pytest.approx(0.0, abs=1e-6)
+    # Dr. GRPO's advantages are r - mean = ±0.5, summed over tokens / (2 samples x max_new_tokens 8)
+    assert update(algo="dr_grpo", max_new_tokens=8).policy_loss == pytest.approx(-2 * 0.5 / 16, rel=1e-4)
+    # two processes with these counts each: the global count / 2 is the local one, the same loss
+    twice = update(algo="dapo", dynamic_sampling=False, overlong="none", all_reduce=lambda t: 2 * t, world=2)
+    assert twice.policy_loss == pytest.approx(-a / 3, rel=1e-4)
+    # the k3 KL term: reference 0.5 below the policy on every token -> k3 = exp(-0.5) - 1 + 0.5
+    exp.ref_logprobs = exp.logprobs - 0.5
+    k3 = torch.tensor(-0.5).exp().item() - 0.5
+    with_kl = update(algo="grpo", kl_loss_coef=0.1)
+    assert with_kl.kl_loss == pytest.approx(k3, rel=1e-4) and with_kl.policy_loss == pytest.approx(
+        0.1 * k3, rel=1e-3
+    )
+    exp.ref_logprobs = exp.logprobs.clone()
+    # ratio exp(0.24) = 1.27 on every token: clipped at 1.2 (grpo) on the positive-advantage row, not at
+    # DAPO's 1.28; rows with A < 0 are never clipped above
+    assert update(algo="grpo", old_shift=0.24).clip_frac == pytest.approx(4 / 6, rel=1e-4)
+    assert update(algo="dapo", dynamic_sampling=False, overlong="none", old_shift=0.24).clip_frac == 0.0
+
+
+def test_concat_realigns_prompts_and_responses():
+    short = experience(tiny_policy(), torch.tensor([[10, 11]]), [1.0])
+    long = Experience.concat([short, short], pad_id=0)
+    assert long is not short and long.sequences.shape == (2, 6)
+    wide = Experience(
+        torch.tensor([[9, 1, 5, 6, 7, 10, 11, 12]]),
+        torch.ones(1, 8, dtype=torch.long),
+        torch.ones(1, 3, dtype=torch.long),
+        torch.ones(1, 3),
+        torch.ones(1, 3),
+        None,
+        torch.tensor([0.0]),
+        ["x"],
+        [""],
+        torch.tensor([True]),
+    )
+    both = Experience.concat([short, wide], pad_id=0)
+    # prompts right-aligned (left padding), responses left-aligned (right padding)
+    assert both.sequences.tolist() == [[0, 1, 5, 6, 7, 10, 11, 0], [9, 1, 5, 6, 7, 10, 11, 12]]
+    assert both.attention_mask.tolist() == [[0, 1, 1, 1, 1, 1, 1, 0], [1] * 8]
+    assert both.response_mask.tolist() == [[1, 1, 0], [1, 1, 1]]
+    assert both.prompt_len == 5 and both.logprobs[0, 2] == 0
 
 
 def test_dynamic_sampling_replaces_groups_without_signal():

@@ -102,10 +102,29 @@ def _step_seed(seed: int, step: int, stream: int) -> int:
     return (seed * 1_000_003 + step) * 1009 + stream
 
 
+def _reset_peak_memory(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(device)
+        return
+    try:  # Linux: "5" resets the process's peak resident set size (VmHWM)
+        with open("/proc/self/clear_refs", "w") as f:
+            f.write("5")
+    except OSError:
+        pass
+
+
 def _peak_memory_mb(device: torch.device) -> float:
-    """CUDA: peak allocated tensor memory since the RL stage began; CPU: the process's peak RSS."""
+    """CUDA: peak allocated tensor memory since the RL stage began; CPU: the process's peak resident set
+    since then (Linux VmHWM after its reset; elsewhere the peak of the whole process)."""
     if device.type == "cuda":
         return torch.cuda.max_memory_allocated(device) / 2**20
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
     import resource
 
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux reports KiB
@@ -175,8 +194,7 @@ def run_ppo(
         if critic is not None:
             critic_opt.load_state_dict(resume_state["critic_opt"])
     device = accelerator.device
-    if device.type == "cuda":
-        torch.cuda.reset_peak_memory_stats(device)
+    _reset_peak_memory(device)
     all_reduce = (lambda t: accelerator.reduce(t.to(device), "sum")) if world > 1 else None
 
     def generate(batch: list) -> Experience:

@@ -1,0 +1,79 @@
+"""Seconds per RL step and peak memory of the RL stage, PPO vs the critic-free algorithms, on the trainer's
+own default run (what the critic costs).
+
+    python benchmarks/bench_rl_step.py --save                    # CPU default run: ppo vs grpo
+    python benchmarks/bench_rl_step.py --algos ppo,grpo,dapo --args "--ppo-steps 8"
+
+Each algorithm runs `python -m tl_fast.train --ppo-algo <algo> [--args]` in a fresh process (the embedded
+default: MAE -> PKT-SFT -> RL, 4 RL steps of 8 samples, GRPO's 8 = 2 prompts x 4) and reads its
+metrics.jsonl: seconds per RL step (median of the steps after the first, rollout + update), and the peak
+memory of the RL stage (CPU: resident set since the stage began, Linux VmHWM after a reset; CUDA: peak
+allocated tensors). Every algorithm keeps the SFT reference; only PPO builds the critic (a copy of the
+decoder plus a value head) and its optimizer state. Rows: benchmarks/results/bench_rl_step.csv.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from harness import Measurement, write_results  # noqa: E402
+
+
+def run(algo: str, extra: list[str], out: Path) -> Measurement:
+    cmd = [sys.executable, "-m", "tl_fast.train", "--ppo-algo", algo, "--output-dir", str(out), *extra]
+    env = {**os.environ, "TRITON_INTERPRET": "0", "PYTHONUNBUFFERED": "1"}
+    done = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if done.returncode:
+        raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    rl = [r for r in rows if r["stage"] == "ppo"]
+    steps = [r["step_s"] for r in rl]
+    steady = steps[1:] or steps
+    ms = [s * 1e3 for s in steady]
+    q = statistics.quantiles(ms, n=5) if len(ms) > 1 else [ms[0]] * 4
+    peak = max(r["peak_mem_mb"] for r in rl)
+    extra_info = {
+        "steps_s": "/".join(f"{s:.2f}" for s in steps),
+        "samples_per_step": sum(rl[-1]["categories"].values()),
+        "response_tokens": round(statistics.mean(r["response_tokens"] for r in rl), 1),
+        "args": " ".join(extra),
+    }
+    return Measurement("rl_step", algo, "full", "cpu default run", q[0], statistics.median(ms), q[3], peak,
+                       extra=extra_info)  # fmt: skip
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--algos", default="ppo,grpo", help="comma-separated: ppo, grpo, dapo, dr_grpo")
+    p.add_argument("--args", default="", help='extra trainer flags, e.g. "--ppo-steps 8 --device cuda"')
+    p.add_argument("--save", action="store_true", help="append rows to benchmarks/results/bench_rl_step.csv")
+    args = p.parse_args()
+    extra = shlex.split(args.args)
+    results = []
+    with tempfile.TemporaryDirectory() as tmp:
+        for algo in [a for a in args.algos.split(",") if a]:
+            m = run(algo, extra, Path(tmp) / algo)
+            results.append(m)
+            print(f"{algo:<8} {m.ms_p50 / 1e3:6.2f} s per RL step (p50 of {m.extra['steps_s']} s), "
+                  f"peak RL-stage memory {m.peak_mem_mb:,.0f} MB, {m.extra['samples_per_step']} samples "
+                  f"of {m.extra['response_tokens']} tokens per step", flush=True)  # fmt: skip
+    if len(results) > 1:
+        base = results[0]
+        for m in results[1:]:
+            print(f"{m.provider} vs {base.provider}: {m.ms_p50 / base.ms_p50:.2f}x the time per step, "
+                  f"{m.peak_mem_mb - base.peak_mem_mb:+,.0f} MB peak memory")  # fmt: skip
+    if args.save:
+        print(f"rows appended to {write_results(results, 'bench_rl_step')}")
+
+
+if __name__ == "__main__":
+    main()
