@@ -190,6 +190,11 @@ def run_ppo(
     else:
         actor, actor_opt = accelerator.prepare(PolicyLogprobs(policy), actor_opt)
     if resume_state is not None:
+        if resume_state.get("algo", "ppo") != cfg.algo:
+            raise ValueError(
+                f"--resume: the checkpoint was trained with --ppo-algo {resume_state.get('algo', 'ppo')}, "
+                f"not {cfg.algo}; resume with the run's own settings"
+            )
         actor_opt.load_state_dict(resume_state["actor_opt"])
         if critic is not None:
             critic_opt.load_state_dict(resume_state["critic_opt"])
