@@ -4,7 +4,8 @@
     python benchmarks/bench_packing.py --providers packed_sample,padded --steps 4
 
 Every provider trains a fresh copy of the same model on the same 8 batches of RoTLLaMA samples (the vendored
-sample, MAE-split, rendered and PKT-weighted as the trainer does), forward + backward + AdamW per step:
+sample, MAE-split, rendered and PKT-weighted as the trainer does), forward + backward + AdamW per step; the
+providers' steps interleave, so a load change on a shared machine affects them alike:
 - packed_sample: one packed row per batch, per-sample causal SDPA inside it (tl_fast_sdpa, the CPU default)
 - packed_mask:   one packed row, plain SDPA with transformers' block-diagonal mask over the whole row
 - padded:        the same samples right-padded to the longest of the batch (SDPA, padding mask)
@@ -61,41 +62,48 @@ def batches(rows: list[dict], provider: str, tokens: int, steps: int, pad_id: in
     return [collate_padded([rows[i] for i in g], pad_id) for g in groups]
 
 
-def run(provider: str, args, rows: list[dict]) -> Measurement:
-    from tl_fast.attention import PACKED_NAME, register_packed_attention
-    from tl_fast.train.config import ModelConfig
-    from tl_fast.train.model import PKTLoss, build_policy, load_tokenizer
+class Trainer:
+    """One provider's fresh model, optimizer and batches; step(k) trains on batch k."""
 
-    register_packed_attention()
-    cfg = ModelConfig(hidden_size=args.hidden, num_layers=args.layers, num_heads=args.heads)
-    cfg.intermediate_size = args.hidden * 8 // 3 // 64 * 64
-    tokenizer = load_tokenizer(cfg)
-    torch.manual_seed(0)
-    attn = PACKED_NAME if provider == "packed_sample" else "sdpa"
-    policy = build_policy(cfg, tokenizer, torch.float32, attn)
-    loss_module = PKTLoss(policy)
-    opt = torch.optim.AdamW(policy.parameters(), lr=1e-3)
-    data = batches(rows, provider, args.tokens, args.steps, tokenizer.pad_token_id)
-    real = sum(int(b["input_ids"].numel()) for b in data)
-    ms, losses = [], []
-    t_all = time.perf_counter()
-    for batch in data:
+    def __init__(self, provider: str, args, rows: list[dict]):
+        from tl_fast.attention import PACKED_NAME, register_packed_attention
+        from tl_fast.train.config import ModelConfig
+        from tl_fast.train.model import PKTLoss, build_policy, load_tokenizer
+
+        register_packed_attention()
+        cfg = ModelConfig(hidden_size=args.hidden, num_layers=args.layers, num_heads=args.heads)
+        cfg.intermediate_size = args.hidden * 8 // 3 // 64 * 64
+        tokenizer = load_tokenizer(cfg)
+        torch.manual_seed(0)
+        attn = PACKED_NAME if provider == "packed_sample" else "sdpa"
+        self.provider = provider
+        self.loss_module = PKTLoss(build_policy(cfg, tokenizer, torch.float32, attn))
+        self.opt = torch.optim.AdamW(self.loss_module.parameters(), lr=1e-3)
+        self.data = batches(rows, provider, args.tokens, args.steps, tokenizer.pad_token_id)
+        self.ms: list[float] = []
+        self.losses: list[float] = []
+
+    def step(self, k: int) -> None:
         t0 = time.perf_counter()
-        opt.zero_grad(set_to_none=True)
-        loss = loss_module(batch)
+        self.opt.zero_grad(set_to_none=True)
+        loss = self.loss_module(self.data[k])
         loss.backward()
-        opt.step()
-        ms.append((time.perf_counter() - t0) * 1e3)
-        losses.append(loss.item())
-    total = time.perf_counter() - t_all
-    steady = torch.tensor(ms[1:] or ms, dtype=torch.float64)
-    p20, p50, p80 = (
-        float(x) for x in torch.quantile(steady, torch.tensor([0.2, 0.5, 0.8], dtype=torch.float64))
-    )
-    shape = f"L={args.layers},H={args.hidden},tokens={args.tokens},steps={args.steps}"
-    extra = {"total_s": round(total, 2), "positions": real, "threads": torch.get_num_threads()}
-    extra["loss_first"], extra["loss_last"] = round(losses[0], 4), round(losses[-1], 4)
-    return Measurement("sft_step", provider, "full", shape, p20, p50, p80, None, extra=extra)
+        self.opt.step()
+        self.ms.append((time.perf_counter() - t0) * 1e3)
+        self.losses.append(loss.item())
+
+    def result(self, args) -> Measurement:
+        steady = torch.tensor(self.ms[1:] or self.ms, dtype=torch.float64)
+        q = torch.quantile(steady, torch.tensor([0.2, 0.5, 0.8], dtype=torch.float64)).tolist()
+        shape = f"L={args.layers},H={args.hidden},tokens={args.tokens},steps={args.steps}"
+        extra = {
+            "total_s": round(sum(self.ms) / 1e3, 2),
+            "positions": sum(int(b["input_ids"].numel()) for b in self.data),
+            "threads": torch.get_num_threads(),
+            "loss_first": round(self.losses[0], 4),
+            "loss_last": round(self.losses[-1], 4),
+        }
+        return Measurement("sft_step", self.provider, "full", shape, *q, None, extra=extra)
 
 
 def main() -> None:
@@ -119,13 +127,17 @@ def main() -> None:
 
     datasets.disable_progress_bars()
     rows = sft_rows(args.max_length)
-    results = []
-    for provider in providers:
-        m = run(provider, args, rows)
-        results.append(m)
+    trainers = [Trainer(provider, args, rows) for provider in providers]
+    # Steps interleave the providers (in rotating order), so a load change on a shared machine hits all alike.
+    for k in range(args.steps):
+        for t in trainers[k % len(trainers) :] + trainers[: k % len(trainers)]:
+            t.step(k)
+    results = [t.result(args) for t in trainers]
+    for m in results:
         e = m.extra
-        print(f"{provider:<14} {e['total_s']:7.1f} s for {args.steps} steps, {m.ms_p50 / 1e3:6.2f} s/step "
-              f"(p50 after the first), {e['positions']:,} positions", flush=True)  # fmt: skip
+        print(f"{m.provider:<14} {e['total_s']:7.1f} s for {args.steps} steps, {m.ms_p50 / 1e3:6.2f} s/step "
+              f"(p50 after the first), {e['positions']:,} positions, loss {e['loss_first']} -> "
+              f"{e['loss_last']}", flush=True)  # fmt: skip
     print_table(results)
     if args.save:
         print(f"rows appended to {write_results(results, 'bench_packing')}")
