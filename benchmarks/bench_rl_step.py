@@ -4,12 +4,14 @@ own default run (what the critic costs).
     python benchmarks/bench_rl_step.py --save                    # CPU default run: ppo vs grpo
     python benchmarks/bench_rl_step.py --algos ppo,grpo,dapo --args "--ppo-steps 8"
 
-Each algorithm runs `python -m tl_fast.train --ppo-algo <algo> [--args]` in a fresh process (the embedded
-default: MAE -> PKT-SFT -> RL, 4 RL steps of 8 samples, GRPO's 8 = 2 prompts x 4) and reads its
-metrics.jsonl: seconds per RL step (median of the steps after the first, rollout + update), and the peak
-memory of the RL stage (CPU: resident set since the stage began, Linux VmHWM after a reset; CUDA: peak
-allocated tensors). Every algorithm keeps the SFT reference; only PPO builds the critic (a copy of the
-decoder plus a value head) and its optimizer state. Rows: benchmarks/results/bench_rl_step.csv.
+The embedded default run (MAE -> PKT-SFT -> RL, 4 RL steps of 8 samples; GRPO's 8 = 2 prompts x 4), with its
+SFT stage run once: `python -m tl_fast.train --stages mae,sft [--args]`, then for each algorithm, in a fresh
+process, its RL stage from that SFT result: `--stages mae,ppo --model <sft run>/final/policy --ppo-algo
+<algo> [--args]` (the RL stage of the default run: same policy, reference, prompts and settings). From each
+metrics.jsonl: seconds per RL step (median of the steps after the first; rollout + update) and the peak memory
+of the RL stage (CPU: resident set since the stage began, Linux VmHWM after a reset; CUDA: peak allocated
+tensors). Every algorithm keeps the SFT reference; only PPO builds the critic (a copy of the decoder plus a
+value head) and its optimizer state. Rows: benchmarks/results/bench_rl_step.csv.
 """
 
 from __future__ import annotations
@@ -28,13 +30,18 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from harness import Measurement, write_results  # noqa: E402
 
 
-def run(algo: str, extra: list[str], out: Path) -> list[dict]:
-    """The RL rows of metrics.jsonl of one trainer run."""
-    cmd = [sys.executable, "-m", "tl_fast.train", "--ppo-algo", algo, "--output-dir", str(out), *extra]
+def train(args: list[str]) -> None:
+    cmd = [sys.executable, "-m", "tl_fast.train", *args]
     env = {**os.environ, "TRITON_INTERPRET": "0", "PYTHONUNBUFFERED": "1"}
     done = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if done.returncode:
         raise SystemExit(f"{' '.join(cmd)} failed:\n{done.stderr[-3000:]}")
+
+
+def run(algo: str, sft: Path, extra: list[str], out: Path) -> list[dict]:
+    """The RL rows of metrics.jsonl of one RL-stage run from the SFT result."""
+    model = ["--model", str(sft / "final" / "policy")]
+    train(["--stages", "mae,ppo", *model, "--ppo-algo", algo, "--output-dir", str(out), *extra])
     rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
     return [r for r in rows if r["stage"] == "ppo"]
 
@@ -69,8 +76,11 @@ def main() -> None:
     order = [a for k in range(args.repeats) for a in (algos if k % 2 == 0 else algos[::-1])]
     runs: dict[str, list] = {a: [] for a in algos}
     with tempfile.TemporaryDirectory() as tmp:
+        sft = Path(tmp) / "sft"
+        train(["--stages", "mae,sft", "--output-dir", str(sft), *extra])
+        print("SFT stage done", flush=True)
         for k, algo in enumerate(order):
-            runs[algo].append(run(algo, extra, Path(tmp) / f"{algo}{k}"))
+            runs[algo].append(run(algo, sft, extra, Path(tmp) / f"{algo}{k}"))
             print(f"run {k + 1}/{len(order)}: {algo} done", flush=True)
     results = [summarize(a, runs[a], extra) for a in algos]
     for m in results:
