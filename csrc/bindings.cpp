@@ -165,6 +165,27 @@ py::object bfcl_decode(py::str text) {
     return std::move(out);
 }
 
+// (status, [{name: {param: value}}], message): status "calls", "failed" or "wrong_format".
+py::tuple decoded_to_python(const tl_fast::BfclDecoded& d) {
+    using S = tl_fast::BfclDecoded::Status;
+    py::list out;
+    for (const auto& c : d.calls) {
+        py::dict args;
+        for (const auto& [name, value] : c.args) args[py::str(name)] = from_value(value);
+        py::dict item;
+        item[py::str(c.name)] = std::move(args);
+        out.append(item);
+    }
+    const char* status = d.status == S::Calls ? "calls" : d.status == S::Failed ? "failed" : "wrong_format";
+    return py::make_tuple(status, out, d.message);
+}
+
+tl_fast::BfclMode bfcl_mode_from(const std::string& name) {
+    if (name == "prompt") return tl_fast::BfclMode::Prompt;
+    if (name == "fc") return tl_fast::BfclMode::FC;
+    throw py::value_error("unknown bfcl_mode '" + name + "'; expected 'prompt' or 'fc'");
+}
+
 tl_fast::Protocol protocol_from(const std::string& name) {
     if (name == "tl") return tl_fast::Protocol::TL;
     if (name == "bfcl") return tl_fast::Protocol::BFCL;
@@ -184,12 +205,14 @@ struct ProblemSet {
 };
 
 std::shared_ptr<ProblemSet> make_problems(py::list tools_list, py::list golds, const std::string& protocol,
-                                          const std::string& bfcl_category, const std::string& string_match) {
+                                          const std::string& bfcl_category, const std::string& string_match,
+                                          const std::string& bfcl_mode, bool underscore_to_dot) {
     if (tools_list.size() != golds.size())
         throw py::value_error("got " + std::to_string(tools_list.size()) + " tool lists but " +
                               std::to_string(golds.size()) + " golds");
     const tl_fast::Protocol proto = protocol_from(protocol);
     const tl_fast::StringMatch match = match_from(string_match);
+    const tl_fast::BfclOptions bfcl{bfcl_mode_from(bfcl_mode), underscore_to_dot};
     auto set = std::make_shared<ProblemSet>();
     std::map<std::pair<PyObject*, PyObject*>, const tl_fast::Problem*> seen;
     for (size_t k = 0; k < tools_list.size(); ++k) {
@@ -199,7 +222,7 @@ std::shared_ptr<ProblemSet> make_problems(py::list tools_list, py::list golds, c
             auto problem = std::make_shared<tl_fast::Problem>();
             std::string error;
             if (!tl_fast::build_problem(tools_value(tools_list[k]), to_value(golds[k]), proto, bfcl_category, match,
-                                        problem.get(), &error))
+                                        bfcl, problem.get(), &error))
                 throw py::value_error("item " + std::to_string(k) + ": " + error);
             it = seen.emplace(key, problem.get()).first;
             set->unique.push_back(std::move(problem));
@@ -317,11 +340,15 @@ PYBIND11_MODULE(_native, m) {
           "(True, [(name, arguments, positional, (begin, end))], None) or (False, offset, reason).");
     m.def("bfcl_decode", &bfcl_decode, py::arg("text"),
           "BFCL's decoded calls [{name: {param: value}}], or None where BFCL's decoder fails.");
+    m.def(
+        "bfcl_decode_fc", [](py::str text) { return decoded_to_python(tl_fast::bfcl_decode_fc(utf8(text))); },
+        py::arg("text"), "BFCL's FC-mode decode of one result's JSON: (status, calls, is_text_message).");
     m.def("bfcl_standardize", [](const std::string& s) { return tl_fast::bfcl_standardize(s); });
 
     py::class_<ProblemSet, std::shared_ptr<ProblemSet>>(m, "ProblemSet")
         .def(py::init(&make_problems), py::arg("tools_list"), py::arg("golds"), py::arg("protocol"),
-             py::arg("bfcl_category"), py::arg("string_match"))
+             py::arg("bfcl_category"), py::arg("string_match"), py::arg("bfcl_mode") = "prompt",
+             py::arg("underscore_to_dot") = false)
         .def("__len__", [](const ProblemSet& s) { return s.items.size(); })
         .def_property_readonly("num_unique", [](const ProblemSet& s) { return s.unique.size(); });
     m.def("categorize_set", &categorize_set, py::arg("predictions"), py::arg("problems"), py::arg("rewards"),

@@ -1643,7 +1643,7 @@ bool parse_react(Cursor& cur, size_t b, size_t e) {
         if (input == std::string_view::npos) return cur.fail(action, "'Action:' without 'Action Input:'");
         size_t arg_b = skip_space(t, input + 13, block_end);
         size_t arg_e = block_end;
-        for (std::string_view stop : {"Observation:", "Thought:"}) {
+        for (std::string_view stop : {"Observation:", "Thought:", "```"}) {  // ``` closes a fenced answer
             const size_t s = find_line_key(t, arg_b, arg_e, stop);
             if (s != std::string_view::npos) arg_e = s;
         }

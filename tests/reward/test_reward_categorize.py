@@ -97,6 +97,7 @@ def test_reward_table_matches_the_authors_mapping():
         -0.5,
         -0.25,
         1,
+        -2,  # irrelevant: the authors' code scores an answer without a call as -2 (its regex raises)
     ]
     with pytest.raises(ValueError, match="unknown category"):
         table.reward("nope")

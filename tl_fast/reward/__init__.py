@@ -11,6 +11,7 @@ schemes.py (the RL reward schemes irm / binary / toolrl), match.py (ToolRL's per
 from tl_fast.reward.categorize import (
     Prepared,
     Verdict,
+    bfcl_decode,
     categorize,
     categorize_batch,
     categorize_prepared,
@@ -35,6 +36,7 @@ __all__ = [
     "RewardTable",
     "ToolCall",
     "Verdict",
+    "bfcl_decode",
     "categorize",
     "categorize_batch",
     "categorize_prepared",

@@ -210,7 +210,7 @@ def _react(t: _Text, b: int, e: int, calls: list[RawCall]) -> None:
         while arg_b < block_end and s[arg_b] in _SPACE:
             arg_b += 1
         arg_e = block_end
-        for stop in ("Observation:", "Thought:"):
+        for stop in ("Observation:", "Thought:", "```"):  # ``` closes a fenced answer
             p = _find_line_key(s, arg_b, arg_e, stop)
             if p >= 0:
                 arg_e = p
