@@ -96,6 +96,19 @@ def test_scheme_options_and_names():
         reward_scheme("tool_rl")
 
 
+def test_a_scheme_is_the_integrations_reward_callable():
+    from tl_fast.integrations._reward import Scorer  # the scorer behind every integration's reward
+
+    texts = ["search(q='x')", GOLD, "search(q=", "search(query='cats', limit=3)"]
+    args = (texts, [TOOLS] * 4, [GOLD] * 4)
+    for name in ("binary", "toolrl"):
+        scheme = reward_scheme(name)
+        verdicts, rewards = Scorer(reward=scheme)(*args)
+        assert rewards == scheme.rewards(*args)
+        assert rewards != [v.reward for v in verdicts]  # not the IRM table's values
+        assert [v.category for v in verdicts] == [s.verdict.category for s in scheme.score(*args)]
+
+
 def test_optional_bfcl_parameters_count_only_when_given():
     # BFCL gold: unit may be omitted (""), days accepts 3 or 4
     gold = {"get_weather": {"city": ["Paris"], "days": [3, 4], "unit": ["", "C"]}}

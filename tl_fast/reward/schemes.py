@@ -68,6 +68,14 @@ class _Scheme:
     def rewards(self, predictions, tools_list, golds, **kwargs) -> list[float]:
         return [s.reward for s in self.score(predictions, tools_list, golds, **kwargs)]
 
+    def __call__(self, verdicts, predictions, tools_list, golds) -> list[float]:
+        """The integrations' `reward=` shape (tl_fast.integrations: IRMReward(reward=reward_scheme("toolrl"))).
+
+        The verdicts are not reused: the scheme scores with its own table and TL protocol, so a trainer's
+        reward and an integration's are the same numbers for the same texts.
+        """
+        return self.rewards(list(predictions), list(tools_list), list(golds))
+
 
 @dataclass(frozen=True)
 class IRMReward(_Scheme):
