@@ -217,6 +217,14 @@ MUTATIONS = [
         tests=["tests/test_attention.py"],
         why="the (N, N) block-diagonal mask is built again and attention runs over the whole row",
     ),
+    Mutation(
+        id="scheme-call-returns-the-table-reward",
+        file="tl_fast/reward/schemes.py",
+        old="        return self.rewards(list(predictions), list(tools_list), list(golds))",
+        new="        return [v.reward for v in verdicts]",
+        tests=["tests/reward/test_reward_schemes.py::test_a_scheme_is_the_integrations_reward_callable"],
+        why="an integration given reward=reward_scheme('toolrl') silently optimizes the IRM table instead",
+    ),
     # ---- ablation budget
     Mutation(
         id="ablation-plan-uses-the-whole-budget",
