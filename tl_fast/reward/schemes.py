@@ -69,7 +69,7 @@ class _Scheme:
         return [s.reward for s in self.score(predictions, tools_list, golds, **kwargs)]
 
     def __call__(self, verdicts, predictions, tools_list, golds) -> list[float]:
-        """The integrations' `reward=` shape (tl_fast.integrations: IRMReward(reward=reward_scheme("toolrl"))).
+        """The integrations' `reward=` shape: trl.IRMReward(reward=reward_scheme("toolrl")) and the like.
 
         The verdicts are not reused: the scheme scores with its own table and TL protocol, so a trainer's
         reward and an integration's are the same numbers for the same texts.
