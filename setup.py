@@ -18,8 +18,11 @@ def native_extensions():
         return [], {}
     from pybind11.setup_helpers import Pybind11Extension, build_ext
 
-    # Every csrc/*.cpp goes into the module (bindings.cpp is the glue); CMakeLists.txt globs the same.
-    sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc").glob("*.cpp"))
+    # Every csrc/**/*.cpp but the C++ tests goes into the module (bindings.cpp is the glue); CMakeLists.txt globs
+    # the same.
+    sources = sorted(
+        str(p.relative_to(ROOT)) for p in (ROOT / "csrc").rglob("*.cpp") if "tests" not in p.relative_to(ROOT).parts
+    )
     ext = Pybind11Extension(
         "tl_fast._native",
         sources,

@@ -135,7 +135,8 @@ std::string utf8(py::handle s) {
 py::object parse(py::str text, const std::string& format) {
     tl_fast::Format fmt;
     if (!tl_fast::format_from_name(format, &fmt))
-        throw py::value_error("unknown format '" + format + "'; expected auto, python, json, tool_call or react");
+        throw py::value_error("unknown format '" + format +
+                              "'; expected auto, python, json, openai, tool_call, hermes, llama, mistral or react");
     const std::string bytes = utf8(text);
     const tl_fast::ParseResult r = tl_fast::parse_tool_calls(bytes, fmt);
     if (!r.ok) return py::make_tuple(false, r.error.offset, r.error.reason);
@@ -273,6 +274,7 @@ PYBIND11_MODULE(_native, m) {
     m.attr("MAX_INPUT_BYTES") = tl_fast::kMaxInputBytes;
     m.attr("MAX_DEPTH") = tl_fast::kMaxDepth;
     m.attr("MAX_CALLS") = tl_fast::kMaxCalls;
+    m.attr("UNICODE_VERSION") = tl_fast::unicode_version();
 
     m.def("parse_tool_calls", &parse, py::arg("text"), py::arg("format") = "auto",
           "(True, [(name, arguments, positional, (begin, end))], None) or (False, offset, reason).");

@@ -9,7 +9,7 @@ import os
 import warnings
 from types import ModuleType
 
-_EXPECTED_ABI = 2
+_EXPECTED_ABI = 3
 _native: ModuleType | None = None
 _reason: str | None = None
 

@@ -104,7 +104,6 @@ def test_forced_formats(parse):
 @pytest.mark.parametrize(
     "text, reason",
     [
-        ("", "no tool call"),
         ("f(a=1", "expected"),
         ("f(a=b)", "bare name"),
         ("f(x=1, x=2)", "repeated"),
@@ -158,6 +157,33 @@ def test_limits_and_hostile_input(parse):
     with pytest.raises(ParseError):
         parse('{"name": "f", "arguments": {"a": NaN}}')
     assert parse("f(a=" + "[" * 60 + "]" * 60 + ")")[0].name == "f"
+
+
+def test_huge_input_is_rejected_before_any_per_character_work(parse):
+    # 50 MiB: the twin used to build a per-character offset table first (seconds); now the size check comes
+    # first.
+    import time
+
+    text = "f(a='" + "é" * (25 << 20) + "')"
+    start = time.perf_counter()
+    with pytest.raises(ParseError, match="longer than the limit"):
+        parse(text)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_names_follow_python_identifier_rules(parse):
+    # PEP 3131: XID_Start XID_Continue*, NFKC-normalized -- what ast.parse gives (and BFCL's decoder sees).
+    import ast
+    import unicodedata
+
+    for name in ("ﬁle_search", "ℌotel.book", "caf\u0301e", "中文.查询", "Ｔｏｏｌ", "x·y", "ｉｆ"):
+        [call] = parse(f"{name}(a=1)")
+        assert (
+            call.name == unicodedata.normalize("NFKC", name) == ast.unparse(ast.parse(name, mode="eval"))
+        ), name
+    for bad in ("de😀grees(a=1)", "f\u200b(a=1)", "f(a\u200b=1)", "\u0301x(a=1)", "f(a=1)😀"):
+        with pytest.raises(ParseError):
+            parse(bad)
 
 
 def test_bind_maps_positional_onto_schema_order():

@@ -26,7 +26,8 @@ import re
 import warnings
 from typing import Any
 
-from tl_fast.reward._py_parse import MAX_DEPTH, MAX_INPUT_BYTES
+from tl_fast.reward._py_parse import MAX_DEPTH, MAX_INPUT_BYTES, check_input
+from tl_fast.reward._py_pycalls import named_escape, surrogate_constant
 
 PYTHON_TYPE_MAPPING = {
     "string": str,
@@ -39,7 +40,6 @@ PYTHON_TYPE_MAPPING = {
     "any": str,
 }
 _STANDARDIZE = re.compile(r"[ \,\.\/\-\_\*\^]")
-_NAMED_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\N\{")  # an unescaped backslash, then N{
 
 
 class _DecodeError(Exception):
@@ -62,11 +62,7 @@ def _depth(node: ast.AST, limit: int) -> int:
 
 def bfcl_decode(text: str) -> list[dict[str, dict[str, Any]]] | None:
     """BFCL's decoded calls [{name: {param: value}}], or None where its decoder fails."""
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_INPUT_BYTES or "\0" in text:
-        return None
-    if any("\ud800" <= c <= "\udfff" for c in text):
-        return None
-    if _NAMED_ESCAPE.search(text):  # \N{name}: the C++ core has no Unicode name table, so both refuse it
+    if check_input(text) is not None:
         return None
     result = text.strip("`\n ")
     if not result.startswith("["):
@@ -76,7 +72,13 @@ def bfcl_decode(text: str) -> list[dict[str, dict[str, Any]]] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            parsed = ast.parse(result.strip().strip("'"), mode="eval")
+            source = result.strip().strip("'")
+            parsed = ast.parse(source, mode="eval")
+        # \N{name} and lone surrogate escapes: the C++ core has no Unicode name table and UTF-8 strings, so
+        # both
+        # backends refuse them, wherever they are.
+        if named_escape(source) or surrogate_constant(parsed, source):
+            return None
         if _depth(parsed, 3 * MAX_DEPTH) > 3 * MAX_DEPTH:
             return None
         if not isinstance(parsed.body, ast.List):
