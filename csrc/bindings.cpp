@@ -32,6 +32,8 @@ py::object parse(py::str text, const std::string& format) {
     if (!tl_fast::format_from_name(format, &fmt))
         throw py::value_error("unknown format '" + format +
                               "'; expected auto, python, json, openai, tool_call, hermes, llama, mistral or react");
+    if (PyUnicode_GET_LENGTH(text.ptr()) > Py_ssize_t(tl_fast::kMaxInputBytes))  // no UTF-8 copy of a huge text
+        return py::make_tuple(false, 0, "input longer than the limit");
     const tl_fast::ParseResult r = tl_fast::parse_tool_calls(utf8_view(text.ptr()), fmt);
     if (!r.ok) return py::make_tuple(false, r.error.offset, r.error.reason);
     py::list calls;
@@ -47,6 +49,7 @@ py::object parse(py::str text, const std::string& format) {
 
 py::object bfcl_decode(py::str text) {
     std::vector<tl_fast::BfclCall> calls;
+    if (PyUnicode_GET_LENGTH(text.ptr()) > Py_ssize_t(tl_fast::kMaxInputBytes)) return py::none();
     if (!tl_fast::bfcl_decode(utf8_view(text.ptr()), &calls)) return py::none();
     py::list out;
     for (const auto& c : calls) {
@@ -78,6 +81,7 @@ tl_fast::py::Options options_from(const std::string& protocol, const std::string
 
 // The problems of a batch: each (tools, gold) pair once per object pair, through the content-checked cache.
 struct Problems {
+    explicit Problems(tl_fast::py::Options o) : options(std::move(o)) {}
     tl_fast::py::Options options;
     std::vector<std::shared_ptr<const tl_fast::Problem>> unique;
     struct PairHash {
@@ -115,7 +119,7 @@ std::shared_ptr<ProblemSet> make_problems(py::list tools_list, py::list golds, c
     if (tools_list.size() != golds.size())
         throw py::value_error("got " + std::to_string(tools_list.size()) + " tool lists but " +
                               std::to_string(golds.size()) + " golds");
-    Problems problems{options_from(protocol, bfcl_category, string_match)};
+    Problems problems(options_from(protocol, bfcl_category, string_match));
     auto set = std::make_shared<ProblemSet>();
     set->items.reserve(tools_list.size());
     for (size_t k = 0; k < tools_list.size(); ++k)
@@ -137,6 +141,7 @@ tl_fast::RewardTable table_from(const std::vector<double>& values) {
 // so the views outlive the GIL-free section.
 std::string_view prediction_view(PyObject* p) {
     if (!PyUnicode_Check(p)) throw py::type_error("predictions must be str");
+    if (PyUnicode_GET_LENGTH(p) > Py_ssize_t(tl_fast::kMaxInputBytes)) return {"\xff", 1};  // rejected, not copied
     return utf8_view(p);  // lone surrogates: bytes that fail UTF-8 validation
 }
 
@@ -192,7 +197,7 @@ py::list categorize_batch(py::list predictions, py::list tools_list, py::list go
         throw py::value_error("got " + std::to_string(n) + " predictions, " + std::to_string(tools_list.size()) +
                               " tool lists and " + std::to_string(golds.size()) + " golds");
     const tl_fast::RewardTable table = table_from(rewards);
-    Problems problems{options_from(protocol, bfcl_category, string_match)};
+    Problems problems(options_from(protocol, bfcl_category, string_match));
     std::vector<std::string_view> texts(n);
     std::vector<const tl_fast::Problem*> items(n);
     std::vector<tl_fast::Verdict> verdicts(n);

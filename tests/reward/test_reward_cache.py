@@ -147,3 +147,12 @@ def test_a_bad_item_names_its_index_and_leaves_no_thread_behind():
     with pytest.raises(ValueError, match="item 500"):
         categorize_batch(["x"] * 511, [tools()] * 511, golds, num_threads=2)
     assert categorize("[get_weather(city='Paris')]", tools(), copy.deepcopy(gold()), protocol="bfcl").correct
+
+
+def test_protocol_and_string_match_are_part_of_the_key():
+    t, g = tools(), gold()
+    pred = "[get_weather(city='paris')]"  # BFCL standardizes strings; the TL protocol compares them exactly
+    assert categorize_batch([pred], [t], [g], protocol="bfcl")[0].correct
+    assert categorize_batch([pred], [t], [g], protocol="tl")[0].category == "value_error"
+    assert categorize_batch([pred], [t], [g], protocol="tl", string_match="normalize")[0].correct
+    assert stats()["entries"] == 3

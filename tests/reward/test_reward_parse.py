@@ -176,7 +176,7 @@ def test_names_follow_python_identifier_rules(parse):
     import ast
     import unicodedata
 
-    for name in ("ﬁle_search", "ℌotel.book", "caf\u0301e", "中文.查询", "Ｔｏｏｌ", "x·y", "ｉｆ"):
+    for name in ("ﬁle_search", "ℌotel.book", "cafe\u0301", "中文.查询", "Ｔｏｏｌ", "x·y", "ｉｆ"):
         [call] = parse(f"{name}(a=1)")
         assert (
             call.name == unicodedata.normalize("NFKC", name) == ast.unparse(ast.parse(name, mode="eval"))
@@ -203,3 +203,42 @@ def test_canonical_renderings_parse_back_exactly(parse):
     for text in (python, json.dumps({"name": "name", "arguments": args})):
         [call] = parse(text)
         assert (call.name, call.arguments, call.positional) == ("name", args, [])
+
+
+# The decoder's input is Python: whatever ast.parse accepts must decode the same natively (positional arguments are
+# dropped by BFCL, so any expression may stand there; calls without keywords and subscripts are ast.unparse'd).
+GRAMMAR_CASES = [
+    # the text of a failed CI run: a complex number in a dropped positional argument
+    "[_00000000._._00060m({'ü': [], '+0.0': [], 'ĉ𗴈': {'rotbench': -690j, '𫥅ļ': None}}, None, _00=None, "
+    "j00=None, _000000=None, _02hil00y=[Noe, None, -1.2808261418726917e-37]), _._._0([None, None, None, "
+    "{'': -1.3407807929870216e+154}], _=None, a=None, _0=None)]",
+    '[f(teams["a", x: "b"], d=1)]',
+    "[f(a=x[1:2, ::3], b=y[(1, 2)], c=z[()], d=w[*q])]",
+    "[f(lambda x, *a, k=1, **kw: x, [y for y in z if y], {k: v for k, v in d}, (g for g in h), e=1)]",
+    "[f(a=g(x for x in y), b=g(lambda: 0), c=g((x := 1 + 2)), d=g(await q), e=g(*a, b))]",
+    "[f(a=g(*a, **k))]",
+    "[f(a=g('a\\u200bb', 'é', '\\x7f', b'\\x00\\'', u'z', 1e999, 2j, 1 .real, not a or b and c))]",
+    "[f(a=37.8**715)]",
+    "[f(b=2**-2000, c=1e308*10, d=7//-2, e=-7%3)]",
+    "[f(g=2**63)]",
+    "[f(f'{a!r:>{w}}', f'{x=}', a=1)]",
+    "[f(f'{a b}', a=1)]",
+    "[f(x for x in y, a=1)]",
+    "[f(**k, a=1)]",
+    "[f(a=1)]\\N{EM DASH}",
+    "[f('\\N{EM DASH}', a=1)]",
+    "[f(r'\\N{EM DASH}', b'\\N{x}', a=1)]",
+    "[f('\\ud800', a=1)]",
+    "[ﬁle(ｉｆ=1, café=2, 中文=3)]",
+    "[f(1if x else 2, [1for x in y], a=g(1if x else-2, [1for x in y], 0x1for x))]",
+]
+
+
+@pytest.mark.skipif(not native_available(), reason="native core not built")
+@pytest.mark.parametrize("text", GRAMMAR_CASES)
+def test_bfcl_decoder_reads_python_as_ast_does(text):
+    from tl_fast._native_glue import native_module
+    from tl_fast.reward._py_bfcl import bfcl_decode
+
+    native, python = native_module().bfcl_decode(text), bfcl_decode(text)
+    assert native == python and repr(native) == repr(python), text

@@ -10,12 +10,12 @@ the first error_type match; the one change is that BFCL `eval`s binary operation
 arithmetic on literals only (a name or call inside an operation fails to decode).
 
 Other known differences from BFCL (none occurs in the 2,351 vendored gemma4 outputs): integers are
-64-bit; `lambda`, `**kwargs`, named-character escapes and nesting deeper than 64 fail to decode; bytes
-constants as keyword values fail to decode (BFCL reports a type error); identifier validity of non-ASCII
-names is approximated; the `ast.unparse` reproduction (calls without keywords, subscripts) escapes exotic
-non-printable characters differently and copies f-strings and bytes as written; the C++ lower-casing of
-string normalization covers Latin, Greek, Cyrillic, Armenian and full-width letters only. Java and
-JavaScript categories are not supported.
+64-bit; `**kwargs`, named-character escapes (`\\N{...}`), lone surrogate escapes and nesting deeper than 64
+fail to decode; bytes constants as keyword values fail to decode (BFCL reports a type error); the
+`ast.unparse` reproduction (calls without keywords, subscripts) copies f-strings as written; the C++
+lower-casing of string normalization covers Latin, Greek, Cyrillic, Armenian and full-width letters only.
+The C++ decoder reads Python 3.11's grammar with Unicode 14 tables; on another Python the twin follows that
+Python's `ast`. Java and JavaScript categories are not supported.
 """
 
 from __future__ import annotations
@@ -117,8 +117,6 @@ def _resolve(value: ast.expr) -> Any:
             raise _DecodeError("constant type")
         if isinstance(value.value, int) and not isinstance(value.value, bool) and value.value > 2**63 - 1:
             raise _DecodeError("integer literal too large")
-        if isinstance(value.value, str) and any("\ud800" <= c <= "\udfff" for c in value.value):
-            raise _DecodeError("surrogate")
         return value.value
     if isinstance(value, ast.UnaryOp):  # BFCL: `-value.operand.value`, whatever the operator
         if not isinstance(value.operand, ast.Constant):
