@@ -1,5 +1,6 @@
-"""The C++ core's Unicode tables (csrc/toolcall/unicode_data.h, made by scripts/gen_unicode_tables.py) against the
-running Python: PEP 3131 names (XID_Start / XID_Continue, NFKC) and repr's escapes, code point by code point."""
+"""The C++ core's Unicode tables (csrc/toolcall/unicode_data.h, from scripts/gen_unicode_tables.py) against
+the running Python: PEP 3131 names (XID_Start / XID_Continue, NFKC) and repr's escapes, code point by code
+point."""
 
 from __future__ import annotations
 
@@ -47,8 +48,15 @@ def test_every_code_point_as_a_name_start_and_continuation():
 
 def test_combining_sequences_compose_as_nfkc():
     parse = native_module().parse_tool_calls
-    # reordering (two marks of different classes), composition across a mark, Hangul jamo, compatibility forms
-    for name in ("a\u0323\u0302b", "e\u0301\u0301", "\u1100\u1161\u11a8x", "ﬃ\u0301", "Å\u0301", "x\u0345\u0301"):
+    # reordering (marks of two classes), composition across a mark, Hangul jamo, compatibility forms
+    for name in (
+        "a\u0323\u0302b",
+        "e\u0301\u0301",
+        "\u1100\u1161\u11a8x",
+        "ﬃ\u0301",
+        "Å\u0301",
+        "x\u0345\u0301",
+    ):
         ok, calls, _ = parse(f"{name}()", "python")
         assert ok and calls[0][0] == unicodedata.normalize("NFKC", name), name
 
