@@ -205,7 +205,7 @@ def test_canonical_renderings_parse_back_exactly(parse):
         assert (call.name, call.arguments, call.positional) == ("name", args, [])
 
 
-# The decoder's input is Python: whatever ast.parse accepts must decode the same natively (BFCL drops positional
+# The decoder reads Python: whatever ast.parse accepts must decode the same natively (BFCL drops positional
 # arguments, so any expression may stand there; calls without keywords and subscripts are ast.unparse'd).
 GRAMMAR_CASES = [
     # the text of a failed CI run: a complex number in a dropped positional argument
