@@ -2,6 +2,8 @@
 
     python benchmarks/bench_reward.py                 # both corpora, writes results/bench_reward.csv
     python benchmarks/bench_reward.py --repeat 40     # corpus copies per native timing (default 20)
+    python benchmarks/bench_reward.py --corpus bfcl --no-save   # one corpus, print only
+    PYTHONPATH=../old python benchmarks/bench_reward.py --code-sha 1ca097d   # another build; rows say so
 
 Corpora (vendored in tests/reward/data):
   bfcl      2,351 gemma4 prompt-mode outputs on BFCL v4 (8 AST categories), protocol="bfcl" (BFCL's checker);
@@ -13,7 +15,6 @@ Modes: "prepared" times categorize_prepared (problems built once, as for a fixed
 corpus copies are the same objects, as the samples of one prompt are): problem lookup from Python included;
 "batch_new" does the same on equal objects made anew for every call (a dataset read again each step);
 "batch_cold" with the problem cache off (every problem converted; prompts never seen before).
-    python benchmarks/bench_reward.py --corpus bfcl --no-save   # one corpus, print only
 """
 
 from __future__ import annotations
@@ -162,6 +163,10 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=20, help="corpus copies per native timing")
     parser.add_argument("--no-save", action="store_true", help="print only; do not append to results/")
     parser.add_argument("--corpus", choices=["all", "bfcl", "bfcl_tl", "rotbench"], default="all")
+    parser.add_argument(
+        "--code-sha",
+        help="stamp rows with this commit: the code measured is another checkout's (PYTHONPATH=it)",
+    )
     args = parser.parse_args()
     if args.repeat < 1:
         parser.error(f"--repeat must be >= 1, got {args.repeat}")
@@ -176,7 +181,7 @@ def main() -> None:
         rows += run("rotbench", rotbench_corpus(), "tl", args.repeat)
     print_table(rows)
     if not args.no_save:
-        print("wrote", write_results(rows, "bench_reward"))
+        print("wrote", write_results(rows, "bench_reward", git_sha=args.code_sha))
 
 
 if __name__ == "__main__":

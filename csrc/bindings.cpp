@@ -276,6 +276,8 @@ PYBIND11_MODULE(_native, m) {
                         py::arg("uncacheable") = c.uncacheable);
     });
     m.def("clear_problem_cache", [] { tl_fast::py::problem_cache().clear(); });
+    m.def("_problem_cache_hash_leaves", &tl_fast::py::set_hash_leaves, py::arg("on"),
+          "Tests only: off, entries of one shape collide and only the leaf comparison tells them apart.");
     // Entries hold Python references: release them while the interpreter still runs.
     py::module_::import("atexit").attr("register")(py::cpp_function([] { tl_fast::py::problem_cache().clear(); }));
 }

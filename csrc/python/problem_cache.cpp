@@ -32,6 +32,10 @@ const Keys& keys() {
     return k;
 }
 
+// Tests turn leaf hashing off to make every entry of one shape collide, so the leaf comparison alone tells them
+// apart (the case a real hash collision would reach).
+bool hash_leaves = true;
+
 // Walks (tools, gold) into tokens and a hash; ok=false when an object is not cacheable (then build directly).
 struct Walker {
     std::vector<Token>* out;
@@ -47,7 +51,7 @@ struct Walker {
     }
     void leaf(uint8_t t, PyObject* o, uint64_t hv) {
         out->push_back({o, 0, t});
-        mix(uint64_t(t) << 56 ^ hv);
+        mix(uint64_t(t) << 56 ^ (hash_leaves ? hv : 0));
     }
     uint64_t object_hash(PyObject* o) {
         const Py_hash_t hv = PyObject_Hash(o);  // exact str / int: content hashes (cached in a str)
@@ -244,6 +248,8 @@ void ProblemCache::clear() {
     evict_to(0);
     hits = misses = uncacheable = 0;
 }
+
+void set_hash_leaves(bool on) { hash_leaves = on; }
 
 ProblemCache& problem_cache() {
     static ProblemCache* cache = new ProblemCache(8192);  // never destroyed: entries hold Python references

@@ -65,6 +65,7 @@ class ProblemCache {
 };
 
 ProblemCache& problem_cache();
+void set_hash_leaves(bool on);  // tests only: colliding hashes for entries of one shape
 
 // Builds without the cache (to_value + build_problem).
 std::shared_ptr<const Problem> build(PyObject* tools, PyObject* gold, const Options& options, size_t item);

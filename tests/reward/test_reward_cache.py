@@ -59,7 +59,18 @@ def test_equal_content_hits_the_cache_and_scores_the_same():
     assert stats()["hits"] == 1 and stats()["entries"] == 1
 
 
-def test_in_place_mutation_is_seen():
+@pytest.mark.parametrize("hash_leaves", [True, False])
+def test_in_place_mutation_is_seen(hash_leaves):
+    # hash_leaves=False: every entry of this shape has one hash, so the leaf comparison (what a real collision
+    # would rest on) must tell them apart.
+    native_module()._problem_cache_hash_leaves(hash_leaves)
+    try:
+        _mutations_are_seen()
+    finally:
+        native_module()._problem_cache_hash_leaves(True)
+
+
+def _mutations_are_seen():
     t, g = tools(), gold()
     pred = "[get_weather(city='Paris')]"
 

@@ -54,6 +54,15 @@ def test_spans_are_byte_offsets(parse):
     raw = text.encode()
     assert [c.span for c in calls] == [(1, 10), (12, 21)]
     assert [raw[c.span[0] : c.span[1]].decode() for c in calls] == ["f(a='ü')", "g(b='é')"]
+    # non-ASCII text before the call, in each reader: spans count UTF-8 bytes, not characters
+    for text, source in (
+        ("é(a=1)\nf(b='ü')", "f(b='ü')"),
+        ('Voilà: <tool_call>{"name": "f"}</tool_call>', '{"name": "f"}'),
+        ('Voilà.\nAction: f\nAction Input: {"a": "ü"}', 'Action: f\nAction Input: {"a": "ü"}'),
+        ('Çà [TOOL_CALLS]f[ARGS]{"a": 1}', 'f[ARGS]{"a": 1}'),
+    ):
+        span = parse(text)[-1].span
+        assert text.encode()[span[0] : span[1]].decode() == source, text
 
 
 def test_json_forms(parse):
