@@ -1,5 +1,6 @@
 // Recursive-descent parser for Python 3.11 expressions (the grammar of Grammar/python.gram, expressions part),
-// split over python_expr.cpp (grammar), python_tokens.cpp (names, numbers, strings, f-strings) and
+// split over python_expr.cpp (operators), python_atoms.cpp (atoms, displays, trailers), python_comp.cpp
+// (comprehensions, targets, lambdas, yield), python_tokens.cpp (names, numbers, strings, f-strings) and
 // python_plain.cpp (the fast path for plain literal calls).
 #pragma once
 
@@ -70,7 +71,7 @@ class PyParser {
     // `close` (true, *closed true); anything else fails with `reason`. The one "',' or close bracket" step.
     bool separator(char close, const char* reason, bool* closed);
 
-    // ---- grammar (python_expr.cpp) ----
+    // ---- grammar (python_expr.cpp, python_atoms.cpp, python_comp.cpp) ----
     bool expression(Expr* out);              // expression: conditional, lambda
     bool named_expression(Expr* out);        // NAME ':=' expression | expression
     bool star_named_expression(Expr* out);   // '*' bitwise_or | named_expression
@@ -129,5 +130,6 @@ class PyParser {
 };
 
 bool is_keyword(std::string_view id);
+bool is_constant_name(std::string_view id);  // True, False, None
 
 }  // namespace tl_fast
