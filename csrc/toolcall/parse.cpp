@@ -31,10 +31,12 @@ Format first_marker(std::string_view t, size_t b, size_t e, size_t* at) {
     auto consider = [&](size_t p, Format f) {
         if (p != std::string_view::npos && (*at == std::string_view::npos || p < *at)) *at = p, found = f;
     };
-    consider(view.find("<tool_call>", b), Format::Tagged);
+    if (const size_t lt = view.find('<', b); lt != std::string_view::npos) {  // most calls hold no '<'
+        consider(view.find("<tool_call>", lt), Format::Tagged);
+        consider(view.find("<|python_tag|>", lt), Format::Llama);
+        consider(view.find("<function=", lt), Format::Llama);
+    }
     consider(view.find("[TOOL_CALLS]", b), Format::Mistral);
-    consider(view.find("<|python_tag|>", b), Format::Llama);
-    consider(view.find("<function=", b), Format::Llama);
     consider(lex::find_line_key(t, b, e, "Action:"), Format::ReAct);
     return found;
 }

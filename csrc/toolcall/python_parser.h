@@ -64,7 +64,23 @@ class PyParser {
                !lex::id_byte(peek(word.size()));
     }
     bool at_walrus() const { return peek() == ':' && peek(1) == '='; }
-    void skip(bool newlines);
+    // Whitespace, comments, backslash continuations; newlines too inside brackets or when asked.
+    void skip(bool newlines) {
+        while (pos_ < src_.size()) {
+            const char c = src_[pos_];
+            if (c == ' ' || c == '\t' || c == '\f') {
+                ++pos_;
+            } else if (c == '#') {
+                while (pos_ < src_.size() && src_[pos_] != '\n' && src_[pos_] != '\r') ++pos_;
+            } else if (c == '\\' && (peek(1) == '\n' || peek(1) == '\r')) {
+                pos_ += (peek(1) == '\r' && peek(2) == '\n') ? 3 : 2;
+            } else if ((c == '\n' || c == '\r') && (newlines || brackets_ > 0)) {
+                ++pos_;
+            } else {
+                break;
+            }
+        }
+    }
     bool deeper();  // one more level of nesting, false (with an error) beyond kMaxDepth
     Expr node(Expr::Kind kind, size_t start) const;
     // After an element of a display or argument list: consumes a ',' (true, *closed false) or stops at
@@ -109,9 +125,10 @@ class PyParser {
     // ---- tokens (python_tokens.cpp) ----
     int identifier(std::string_view* out);  // 1 ok (name_: normalized), 0 none, -1 invalid (error set)
     bool plain_identifier(std::string_view* out);  // ASCII names only (the fast path)
-    bool digits(bool (*ok)(unsigned char), std::string* out);
+    bool digits(bool (*ok)(unsigned char), std::string* out);  // (python_plain.cpp, with the numbers)
+    bool scan_number(Value* out, bool* imaginary);
     bool number(Expr* out);
-    bool number_value(Value* out);
+    bool number_value(Value* out);  // an int or float (not imaginary)
     bool strings(Expr* out);
     bool string_run(std::string* text, char* result_kind, bool* u_prefix);
     bool string_literal(std::string* out, char* kind, bool* u_prefix);

@@ -1,7 +1,5 @@
 // Python tokens as CPython 3.11's tokenizer reads them: whitespace and comments, names (PEP 3131), numbers,
 // string literals with their escapes, and the f-string checks of Parser/string_parser.c.
-#include <cerrno>
-#include <cstdlib>
 
 #include "python_parser.h"
 
@@ -35,24 +33,6 @@ bool is_keyword(std::string_view id) {
     }
 }
 
-// Whitespace, comments, backslash continuations; newlines too inside brackets or when asked.
-void PyParser::skip(bool newlines) {
-    while (pos_ < src_.size()) {
-        const char c = src_[pos_];
-        if (c == ' ' || c == '\t' || c == '\f') {
-            ++pos_;
-        } else if (c == '#') {
-            while (pos_ < src_.size() && src_[pos_] != '\n' && src_[pos_] != '\r') ++pos_;
-        } else if (c == '\\' && (peek(1) == '\n' || peek(1) == '\r')) {
-            pos_ += (peek(1) == '\r' && peek(2) == '\n') ? 3 : 2;
-        } else if ((c == '\n' || c == '\r') && (newlines || brackets_ > 0)) {
-            ++pos_;
-        } else {
-            break;
-        }
-    }
-}
-
 // 1: a valid name (name_ holds its NFKC form, *out its source text); 0: no name here; -1: a name that PEP 3131
 // rejects (an error is set), e.g. one holding U+1F600 or U+200B.
 int PyParser::identifier(std::string_view* out) {
@@ -67,113 +47,6 @@ int PyParser::identifier(std::string_view* out) {
     }
     if (!lex::python_identifier(*out, &name_)) return fail_at(start, "invalid character in a name"), -1;
     return 1;
-}
-
-bool PyParser::plain_identifier(std::string_view* out) {
-    if (!lex::id_start_byte(peek()) || peek() >= 0x80) return false;
-    const size_t start = pos_;
-    while (++pos_ < src_.size() && id_byte((unsigned char)src_[pos_])) {
-        if ((unsigned char)src_[pos_] >= 0x80) return false;  // not ASCII: the general path normalizes it
-    }
-    *out = src_.substr(start, pos_ - start);
-    return true;
-}
-
-// digitpart := digit (["_"] digit)*
-bool PyParser::digits(bool (*ok)(unsigned char), std::string* out) {
-    if (!ok(peek())) return false;
-    for (;;) {
-        out->push_back(char(peek()));
-        ++pos_;
-        if (peek() == '_' && ok(peek(1))) ++pos_;
-        if (!ok(peek())) return true;
-    }
-}
-
-namespace {
-
-bool decimal(unsigned char c) { return is_digit(c); }
-
-}  // namespace
-
-// A number token: Const (int / float) or Complex. What may follow it is CPython's verify_end_of_number: a
-// keyword that can follow a number ("1if x else y", "[1for x in y]") or no name character at all.
-bool PyParser::number(Expr* out) {
-    const size_t start = pos_;
-    std::string text;
-    auto end_of_number = [&](const char* reason) {
-        const unsigned char c = peek();
-        const std::string_view rest = pos_ < src_.size() ? src_.substr(pos_ + 1) : std::string_view();
-        const bool keyword = (c == 'a' && rest.substr(0, 2) == "nd") || (c == 'e' && rest.substr(0, 3) == "lse") ||
-                             (c == 'f' && rest.substr(0, 2) == "or") || (c == 'o' && rest.substr(0, 1) == "r") ||
-                             (c == 'n' && rest.substr(0, 2) == "ot") ||
-                             (c == 'i' && (peek(1) == 'f' || peek(1) == 'n' || peek(1) == 's'));
-        return keyword || !id_byte(c) || fail_at(start, reason);
-    };
-    const unsigned char c1 = peek(1) | 0x20;
-    if (peek() == '0' && (c1 == 'x' || c1 == 'o' || c1 == 'b')) {
-        pos_ += 2;
-        if (peek() == '_') ++pos_;
-        const int base = c1 == 'x' ? 16 : c1 == 'o' ? 8 : 2;
-        auto ok = base == 16 ? +[](unsigned char c) { return hex_value(c) >= 0; }
-                  : base == 8 ? +[](unsigned char c) { return c >= '0' && c <= '7'; }
-                              : +[](unsigned char c) { return c == '0' || c == '1'; };
-        if (!digits(ok, &text)) return fail_at(start, "invalid number literal");
-        if (!end_of_number("invalid number literal")) return false;
-        errno = 0;
-        const unsigned long long v = std::strtoull(text.c_str(), nullptr, base);
-        if (errno == ERANGE || v > 0x7FFFFFFFFFFFFFFFull) return fail_at(start, "integer literal too large");
-        out->kind = Expr::Kind::Const;
-        out->value = Value::integer(int64_t(v));
-        return true;
-    }
-    bool is_float = false;
-    digits(decimal, &text);
-    if (peek() == '.') {
-        is_float = true;
-        text += '.';
-        ++pos_;
-        digits(decimal, &text);
-    }
-    if ((peek() | 0x20) == 'e') {
-        const size_t save = pos_;
-        std::string exp = "e";
-        ++pos_;
-        if (peek() == '+' || peek() == '-') exp += char(peek()), ++pos_;
-        if (digits(decimal, &exp)) {
-            is_float = true;
-            text += exp;
-        } else {
-            pos_ = save;
-        }
-    }
-    if ((peek() | 0x20) == 'j') {  // an imaginary literal: parses, never a value
-        ++pos_;
-        if (!end_of_number("invalid imaginary literal")) return false;
-        out->kind = Expr::Kind::Complex;
-        out->value = Value::real(std::strtod(text.c_str(), nullptr));
-        return true;
-    }
-    if (!end_of_number("invalid decimal literal")) return false;
-    out->kind = Expr::Kind::Const;
-    if (is_float) {
-        out->value = Value::real(std::strtod(text.c_str(), nullptr));
-        return true;
-    }
-    if (text.size() > 1 && text[0] == '0' && text.find_first_not_of('0') != std::string::npos)
-        return fail_at(start, "leading zeros in a decimal integer literal");
-    errno = 0;
-    const unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
-    if (errno == ERANGE || v > 0x7FFFFFFFFFFFFFFFull) return fail_at(start, "integer literal too large");
-    out->value = Value::integer(int64_t(v));
-    return true;
-}
-
-bool PyParser::number_value(Value* out) {
-    Expr e;
-    if (!number(&e) || e.kind != Expr::Kind::Const) return false;
-    *out = std::move(e.value);
-    return true;
 }
 
 // One or more adjacent string literals, concatenated (Python's implicit concatenation): Const, Bytes or FString.
