@@ -11,9 +11,9 @@
         ),
     ]
 
-`native=True` marks a change under csrc/: the runner rebuilds the extension (and runs `ctest` when `ctest=True`)
-before the tests. A mutation is *caught* when at least one of its tests fails; the runner restores the file
-whatever happens.
+`native=True` marks a change under csrc/: the runner rebuilds the extension (and runs `ctest` when
+`ctest=True`) before the tests. A mutation is *caught* when at least one of its tests fails; the runner
+restores the file whatever happens.
 """
 
 from __future__ import annotations
