@@ -223,8 +223,10 @@ bool PyParser::atom(Expr* out) {
             return strings(out);
         }
         if (raw == "True" || raw == "False") {
+            out->kind = K::Const;  // (the caller may have marked *out Missing: an absent slice part, a default)
             out->value = Value::boolean(raw == "True");
         } else if (raw == "None") {
+            out->kind = K::Const;
             out->value = Value::none();
         } else if (is_keyword(raw)) {
             return fail_at(start, "unsupported syntax (Python keyword)");

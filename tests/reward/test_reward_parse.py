@@ -222,6 +222,8 @@ GRAMMAR_CASES = [
     "j00=None, _000000=None, _02hil00y=[Noe, None, -1.2808261418726917e-37]), _._._0([None, None, None, "
     "{'': -1.3407807929870216e+154}], _=None, a=None, _0=None)]",
     '[f(teams["a", x: "b"], d=1)]',
+    # constants where an absent part could stand (a property test's find)
+    "[f(a=x[None], b=x[1:None:True], c=g(lambda k=None: k), d=[[None, 1] [None]])]",
     "[f(a=x[1:2, ::3], b=y[(1, 2)], c=z[()], d=w[*q])]",
     "[f(lambda x, *a, k=1, **kw: x, [y for y in z if y], {k: v for k, v in d}, (g for g in h), e=1)]",
     "[f(a=g(x for x in y), b=g(lambda: 0), c=g((x := 1 + 2)), d=g(await q), e=g(*a, b))]",
