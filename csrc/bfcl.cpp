@@ -453,9 +453,9 @@ Check list_dict_checker(const Value& model, const std::vector<Value>& possible) 
 Check simple_function_checker(const ToolSchema* tool, const BfclCall& model, const GoldCall& answer,
                               const Problem& problem) {
     if (!tool) return invalid("checker:function_not_in_tools", Category::ToolHallucination);
-    if (model.name != tool->name)
+    if (model.name != tool->bfcl_name)  // BFCL: convert_func_name(func_description["name"])
         return invalid("simple_function_checker:wrong_func_name",
-                       problem.find_tool(model.name) ? Category::WrongTool : Category::ToolHallucination);
+                       problem.find_bfcl_tool(model.name) ? Category::WrongTool : Category::ToolHallucination);
     for (const std::string& r : tool->required)
         if (!model.arg(r)) return invalid("simple_function_checker:missing_required", Category::ParamMissing);
     for (const auto& [name, passed] : model.args) {
@@ -573,11 +573,15 @@ void bfcl_prepare(Problem* problem) {
     problem->bfcl_checker = cat.find("parallel") != std::string::npos   ? BfclChecker::Parallel
                             : cat.find("multiple") != std::string::npos ? BfclChecker::Multiple
                                                                         : BfclChecker::Simple;
-    for (ToolSchema& tool : problem->tools)
+    for (ToolSchema& tool : problem->tools) {
+        tool.bfcl_name = tool.name;  // BFCL's convert_func_name: re.sub(r"\.", "_", name) for such models
+        if (problem->bfcl.underscore_to_dot)
+            for (char& c : tool.bfcl_name) c = c == '.' ? '_' : c;
         for (ParamSchema& p : tool.params) {
             p.bfcl_type = python_type(p.type);
             p.bfcl_item_type = p.has_item_type ? python_type(p.item_type) : std::nullopt;
         }
+    }
     for (GoldCall& g : problem->gold) {
         const ToolSchema* tool = problem->find_tool(g.name);
         g.bfcl_tool = tool ? int(tool - problem->tools.data()) : -1;
@@ -624,18 +628,67 @@ bool bfcl_decode(std::string_view text, std::vector<BfclCall>* out) {
     return true;
 }
 
-BfclResult bfcl_check(std::string_view prediction, const Problem& problem) {
+bool bfcl_relevance_category(std::string_view category) {
+    return category.find("relevance") != std::string_view::npos;  // also "irrelevance"
+}
+
+namespace {
+
+BfclDecoded decode_prompt(std::string_view text) {
+    BfclDecoded d;
+    d.status = bfcl_decode(text, &d.calls) ? BfclDecoded::Status::Calls : BfclDecoded::Status::Failed;
+    return d;
+}
+
+// The IRM category of an answer that holds no call BFCL can use: an abstention (a text message, an empty
+// list, text not opening with '[' that the tool-call parser reads as holding no call) is "irrelevant",
+// anything else a format error.
+Category no_call_category(const BfclDecoded& d, std::string_view text, const Problem& problem) {
+    if (d.status == BfclDecoded::Status::WrongFormat) return Category::FormatError;
+    if (d.status == BfclDecoded::Status::Calls || d.message) return Category::Irrelevant;
+    if (problem.bfcl.mode == BfclMode::FC) return Category::FormatError;  // JSON that is no result layout
+    // Text that opens like BFCL's call list is a broken call; only other text is worth a parse (RL speed).
+    size_t b = 0;
+    while (b < text.size() && (text[b] == '`' || text[b] == '\n' || text[b] == ' ')) ++b;
+    if (b < text.size() && text[b] == '[') return Category::FormatError;
+    const ParseResult parsed = parse_tool_calls(text);
+    return parsed.ok && parsed.calls.empty() ? Category::Irrelevant : Category::FormatError;
+}
+
+// _evaluate_single_relevance_entry: a call is a successful decode that is not is_empty_output.
+BfclResult relevance_verdict(const BfclDecoded& d, std::string_view text, const Problem& problem) {
     BfclResult out;
-    std::vector<BfclCall> calls;
-    if (!bfcl_decode(prediction, &calls)) {
-        out.error_type = "ast_decoder:decoder_failed";
-        out.category = Category::FormatError;
+    const bool has_call = d.status == BfclDecoded::Status::Calls && !d.calls.empty();
+    out.valid = has_call == (problem.expect == Expect::AnyCall);
+    if (out.valid) return out.category = Category::Correct, out;
+    if (problem.expect == Expect::AnyCall) {
+        out.error_type = "relevance_error:decoder_failed";
+        out.category = no_call_category(d, text, problem);
         return out;
     }
-    const Check r = ast_checker(calls, problem);
+    out.error_type = "irrelevance_error:decoder_success";
+    out.category = Category::WrongTool;  // every offered tool is wrong here; an unoffered one is worse
+    for (const BfclCall& call : d.calls)
+        if (!problem.find_bfcl_tool(call.name)) out.category = Category::ToolHallucination;
+    return out;
+}
+
+}  // namespace
+
+BfclResult bfcl_check(std::string_view prediction, const Problem& problem) {
+    const BfclDecoded d = problem.bfcl.mode == BfclMode::FC ? bfcl_decode_fc(prediction) : decode_prompt(prediction);
+    if (problem.expect != Expect::Calls) return relevance_verdict(d, prediction, problem);
+    BfclResult out;
+    if (d.status != BfclDecoded::Status::Calls) {  // _evaluate_single_ast_entry's two decoder errors
+        out.error_type = d.status == BfclDecoded::Status::Failed ? "ast_decoder:decoder_failed"
+                                                                 : "ast_decoder:decoder_wrong_output_format";
+        out.category = no_call_category(d, prediction, problem);
+        return out;
+    }
+    const Check r = ast_checker(d.calls, problem);
     out.valid = r.valid;
     out.error_type = r.valid ? "" : r.error_type;
-    out.category = r.valid ? Category::Correct : r.category;
+    out.category = r.valid ? Category::Correct : d.calls.empty() ? Category::Irrelevant : r.category;
     return out;
 }
 

@@ -62,6 +62,27 @@ py::object bfcl_decode(py::str text) {
     return std::move(out);
 }
 
+// (status, [{name: {param: value}}], message): status "calls", "failed" or "wrong_format".
+py::tuple decoded_to_python(const tl_fast::BfclDecoded& d) {
+    using S = tl_fast::BfclDecoded::Status;
+    py::list out;
+    for (const auto& c : d.calls) {
+        py::dict args;
+        for (const auto& [name, value] : c.args) args[py::str(name)] = from_value(value);
+        py::dict item;
+        item[py::str(c.name)] = std::move(args);
+        out.append(item);
+    }
+    const char* status = d.status == S::Calls ? "calls" : d.status == S::Failed ? "failed" : "wrong_format";
+    return py::make_tuple(status, out, d.message);
+}
+
+tl_fast::BfclMode bfcl_mode_from(const std::string& name) {
+    if (name == "prompt") return tl_fast::BfclMode::Prompt;
+    if (name == "fc") return tl_fast::BfclMode::FC;
+    throw py::value_error("unknown bfcl_mode '" + name + "'; expected 'prompt' or 'fc'");
+}
+
 tl_fast::Protocol protocol_from(const std::string& name) {
     if (name == "tl") return tl_fast::Protocol::TL;
     if (name == "bfcl") return tl_fast::Protocol::BFCL;
@@ -75,8 +96,10 @@ tl_fast::StringMatch match_from(const std::string& name) {
 }
 
 tl_fast::py::Options options_from(const std::string& protocol, const std::string& bfcl_category,
-                                  const std::string& string_match) {
-    return {protocol_from(protocol), bfcl_category, match_from(string_match)};
+                                  const std::string& string_match, const std::string& bfcl_mode,
+                                  bool underscore_to_dot) {
+    return {protocol_from(protocol), bfcl_category, match_from(string_match),
+            tl_fast::BfclOptions{bfcl_mode_from(bfcl_mode), underscore_to_dot}};
 }
 
 // The problems of a batch: each (tools, gold) pair once per object pair, through the content-checked cache.
@@ -115,11 +138,12 @@ struct ProblemSet {
 };
 
 std::shared_ptr<ProblemSet> make_problems(py::list tools_list, py::list golds, const std::string& protocol,
-                                          const std::string& bfcl_category, const std::string& string_match) {
+                                          const std::string& bfcl_category, const std::string& string_match,
+                                          const std::string& bfcl_mode, bool underscore_to_dot) {
     if (tools_list.size() != golds.size())
         throw py::value_error("got " + std::to_string(tools_list.size()) + " tool lists but " +
                               std::to_string(golds.size()) + " golds");
-    Problems problems(options_from(protocol, bfcl_category, string_match));
+    Problems problems(options_from(protocol, bfcl_category, string_match, bfcl_mode, underscore_to_dot));
     auto set = std::make_shared<ProblemSet>();
     set->items.reserve(tools_list.size());
     for (size_t k = 0; k < tools_list.size(); ++k)
@@ -191,13 +215,13 @@ py::list categorize_set(py::list predictions, const ProblemSet& set, const std::
 // the other threads already categorize those it has handed over, a chunk at a time.
 py::list categorize_batch(py::list predictions, py::list tools_list, py::list golds, const std::string& protocol,
                           const std::string& bfcl_category, const std::string& string_match,
-                          const std::vector<double>& rewards, int num_threads, const py::function& make_verdict) {
+                          const std::string& bfcl_mode, bool underscore_to_dot, const std::vector<double>& rewards, int num_threads, const py::function& make_verdict) {
     const size_t n = predictions.size();
     if (tools_list.size() != n || golds.size() != n)
         throw py::value_error("got " + std::to_string(n) + " predictions, " + std::to_string(tools_list.size()) +
                               " tool lists and " + std::to_string(golds.size()) + " golds");
     const tl_fast::RewardTable table = table_from(rewards);
-    Problems problems(options_from(protocol, bfcl_category, string_match));
+    Problems problems(options_from(protocol, bfcl_category, string_match, bfcl_mode, underscore_to_dot));
     std::vector<std::string_view> texts(n);
     std::vector<const tl_fast::Problem*> items(n);
     std::vector<tl_fast::Verdict> verdicts(n);
@@ -254,18 +278,22 @@ PYBIND11_MODULE(_native, m) {
           "(True, [(name, arguments, positional, (begin, end))], None) or (False, offset, reason).");
     m.def("bfcl_decode", &bfcl_decode, py::arg("text"),
           "BFCL's decoded calls [{name: {param: value}}], or None where BFCL's decoder fails.");
+    m.def(
+        "bfcl_decode_fc", [](py::str text) { return decoded_to_python(tl_fast::bfcl_decode_fc(utf8_view(text.ptr()))); },
+        py::arg("text"), "BFCL's FC-mode decode of one result's JSON: (status, calls, is_text_message).");
     m.def("bfcl_standardize", [](const std::string& s) { return tl_fast::bfcl_standardize(s); });
 
     py::class_<ProblemSet, std::shared_ptr<ProblemSet>>(m, "ProblemSet")
         .def(py::init(&make_problems), py::arg("tools_list"), py::arg("golds"), py::arg("protocol"),
-             py::arg("bfcl_category"), py::arg("string_match"))
+             py::arg("bfcl_category"), py::arg("string_match"), py::arg("bfcl_mode") = "prompt",
+             py::arg("underscore_to_dot") = false)
         .def("__len__", [](const ProblemSet& s) { return s.items.size(); })
         .def_property_readonly("num_unique", [](const ProblemSet& s) { return s.unique.size(); });
     m.def("categorize_set", &categorize_set, py::arg("predictions"), py::arg("problems"), py::arg("rewards"),
           py::arg("num_threads"), py::arg("make_verdict"), "Verdicts of predictions[k] against the prepared problems.");
     m.def("categorize_batch", &categorize_batch, py::arg("predictions"), py::arg("tools_list"), py::arg("golds"),
-          py::arg("protocol"), py::arg("bfcl_category"), py::arg("string_match"), py::arg("rewards"),
-          py::arg("num_threads"), py::arg("make_verdict"),
+          py::arg("protocol"), py::arg("bfcl_category"), py::arg("string_match"), py::arg("bfcl_mode"),
+          py::arg("underscore_to_dot"), py::arg("rewards"), py::arg("num_threads"), py::arg("make_verdict"),
           "categorize_set(prepare(...)) in one pass: problems looked up while other threads categorize.");
     m.def(
         "set_problem_cache_size", [](size_t n) { tl_fast::py::problem_cache().set_capacity(n); }, py::arg("entries"),

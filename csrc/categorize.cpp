@@ -33,6 +33,7 @@ const char* category_name(Category c) {
         case Category::ParamMissing: return "param_missing";
         case Category::ValueError: return "value_error";
         case Category::Correct: return "correct";
+        case Category::Irrelevant: return "irrelevant";
     }
     return "unknown";
 }
@@ -52,6 +53,12 @@ const GoldParam* GoldCall::find(const std::string& param) const {
 const ToolSchema* Problem::find_tool(const std::string& name) const {
     for (const auto& t : tools)
         if (t.name == name) return &t;
+    return nullptr;
+}
+
+const ToolSchema* Problem::find_bfcl_tool(const std::string& called) const {
+    for (const auto& t : tools)
+        if (t.bfcl_name == called) return &t;
     return nullptr;
 }
 
@@ -153,18 +160,35 @@ bool add_gold(const Value& g, Problem* problem, std::string* error) {
 
 bool build_problem(const Value& tools, const Value& gold, Protocol protocol, std::string bfcl_category,
                    StringMatch string_match, Problem* out, std::string* error) {
+    return build_problem(tools, gold, protocol, std::move(bfcl_category), string_match, BfclOptions{}, out, error);
+}
+
+bool build_problem(const Value& tools, const Value& gold, Protocol protocol, std::string bfcl_category,
+                   StringMatch string_match, const BfclOptions& bfcl, Problem* out, std::string* error) {
     out->protocol = protocol;
     out->bfcl_category = std::move(bfcl_category);
     out->string_match = string_match;
+    out->bfcl = bfcl;
     if (tools.kind != Value::Kind::List) return *error = "tools must be a list of tool schemas", false;
     for (const Value& t : tools.items) {
         ToolSchema schema;
         if (!build_tool(t, &schema, error)) return false;
         out->tools.push_back(std::move(schema));
     }
-    if (!add_gold(gold, out, error)) return false;
-    if (out->gold.empty()) return *error = "gold holds no call", false;
     if (protocol == Protocol::BFCL && out->bfcl_category.empty()) out->bfcl_category = "simple_python";
+    const bool empty_gold = gold.kind == Value::Kind::List && gold.items.empty();
+    if (protocol == Protocol::BFCL && bfcl_relevance_category(out->bfcl_category)) {
+        // BFCL scores these by whether the model calls at all; there is no possible answer to compare.
+        if (gold.kind != Value::Kind::None && !empty_gold)
+            return *error = "BFCL category '" + out->bfcl_category + "' has no possible answer; pass gold=None or []",
+                   false;
+        out->expect = out->bfcl_category.find("irrelevance") != std::string::npos ? Expect::NoCall : Expect::AnyCall;
+    } else if (protocol == Protocol::TL && empty_gold) {
+        out->expect = Expect::NoCall;
+    } else {
+        if (!add_gold(gold, out, error)) return false;
+        if (out->gold.empty()) return *error = "gold holds no call", false;
+    }
     if (protocol == Protocol::BFCL) bfcl_prepare(out);
     return true;
 }
@@ -286,9 +310,13 @@ Verdict verdict_of(Category c, const RewardTable& table) {
 
 Verdict categorize_tl(std::string_view prediction, const Problem& problem, const RewardTable& table) {
     const ParseResult parsed = parse_tool_calls(prediction);
-    if (!parsed.ok || parsed.calls.empty()) return verdict_of(Category::FormatError, table);
+    if (!parsed.ok) return verdict_of(Category::FormatError, table);
+    if (parsed.calls.empty())  // no call: right when none was wanted, else an abstention
+        return verdict_of(problem.expect == Expect::NoCall ? Category::Correct : Category::Irrelevant, table);
     for (const ToolCall& call : parsed.calls)
         if (!problem.find_tool(call.name)) return verdict_of(Category::ToolHallucination, table);
+    // A call where none was wanted: every offered tool is the wrong one.
+    if (problem.expect == Expect::NoCall) return verdict_of(Category::WrongTool, table);
     const size_t n = parsed.calls.size();
     if (n != problem.gold.size()) return verdict_of(Category::CountMismatch, table);
     if (n == 1) return verdict_of(categorize_pair(parsed.calls[0], problem.gold[0], problem), table);

@@ -31,13 +31,28 @@ enum class Category : int {
     ParamMissing,
     ValueError,
     Correct,
+    // The answer makes no call (prose, an empty list, an FC text message) where a call was expected.
+    // Appended last so the older indices stay as they were.
+    Irrelevant,
 };
-constexpr int kNumCategories = 13;
+constexpr int kNumCategories = 14;
 const char* category_name(Category c);
 
 using RewardTable = std::array<double, kNumCategories>;
 
 enum class Protocol { TL, BFCL };
+// What the right answer is: the gold calls; no call at all (BFCL irrelevance, a TL gold of []); or any
+// call (BFCL live_relevance, which has no possible answer).
+enum class Expect { Calls, NoCall, AnyCall };
+// BFCL result layout: prompt-mode text, or function-calling (FC) mode, where a result is
+// [{name: "<JSON arguments>"}, ...] or the model's text message (see bfcl.h).
+enum class BfclMode { Prompt, FC };
+struct BfclOptions {
+    BfclMode mode = BfclMode::Prompt;
+    // BFCL's per-model `underscore_to_dot` flag (True for OpenAI-style FC models, whose tool names may
+    // not hold '.'): the checker compares a tool "a.b" against the called name "a_b".
+    bool underscore_to_dot = false;
+};
 // How the TL protocol compares strings: exactly, or after trimming, collapsing whitespace runs to one
 // space and lower-casing ASCII letters.
 enum class StringMatch { Exact, Normalize };
@@ -53,6 +68,7 @@ struct ParamSchema {
 
 struct ToolSchema {
     std::string name;
+    std::string bfcl_name;  // BFCL protocol: the name the checker expects (underscore_to_dot applied)
     std::vector<ParamSchema> params;  // properties, in schema order
     std::vector<std::string> required;
     const ParamSchema* find(const std::string& param) const;
@@ -80,9 +96,12 @@ struct Problem {
     std::string bfcl_category;  // e.g. "simple_python", "parallel", "live_multiple"
     BfclChecker bfcl_checker = BfclChecker::Simple;  // from bfcl_category (bfcl_prepare)
     StringMatch string_match = StringMatch::Exact;
+    Expect expect = Expect::Calls;
+    BfclOptions bfcl;
     std::vector<ToolSchema> tools;
     std::vector<GoldCall> gold;
     const ToolSchema* find_tool(const std::string& name) const;
+    const ToolSchema* find_bfcl_tool(const std::string& called) const;  // by bfcl_name
 };
 
 struct Verdict {
@@ -94,9 +113,13 @@ struct Verdict {
 
 // tools: list of {"name", "parameters": {"properties", "required"}} (or OpenAI's {"type": "function",
 // "function": {...}}). gold: a call string (parsed with parse_tool_calls), {"name", "arguments"}, BFCL's
-// {name: {param: [acceptable, ...]}}, or a list of these. Returns false with a reason for malformed input.
+// {name: {param: [acceptable, ...]}}, or a list of these; under TL an empty list [] means "make no call".
+// Under BFCL the relevance categories ("irrelevance", "live_irrelevance", "live_relevance") have no possible
+// answer: gold must be None or []. Returns false with a reason for malformed input.
 bool build_problem(const Value& tools, const Value& gold, Protocol protocol, std::string bfcl_category,
                    StringMatch string_match, Problem* out, std::string* error);
+bool build_problem(const Value& tools, const Value& gold, Protocol protocol, std::string bfcl_category,
+                   StringMatch string_match, const BfclOptions& bfcl, Problem* out, std::string* error);
 
 Verdict categorize(std::string_view prediction, const Problem& problem, const RewardTable& table);
 

@@ -172,7 +172,8 @@ bool same_leaf(uint8_t tag, PyObject* a, PyObject* b) {
 }
 
 bool same_options(const Options& a, const Options& b) {
-    return a.protocol == b.protocol && a.string_match == b.string_match && a.bfcl_category == b.bfcl_category;
+    return a.protocol == b.protocol && a.string_match == b.string_match && a.bfcl_category == b.bfcl_category &&
+           a.bfcl.mode == b.bfcl.mode && a.bfcl.underscore_to_dot == b.bfcl.underscore_to_dot;
 }
 
 }  // namespace
@@ -181,7 +182,7 @@ std::shared_ptr<const Problem> build(PyObject* tools, PyObject* gold, const Opti
     auto problem = std::make_shared<Problem>();
     std::string error;
     if (!build_problem(tools_value(tools), to_value(gold), options.protocol, options.bfcl_category,
-                       options.string_match, problem.get(), &error))
+                       options.string_match, options.bfcl, problem.get(), &error))
         throw pyb::value_error("item " + std::to_string(item) + ": " + error);
     return problem;
 }
@@ -196,6 +197,7 @@ std::shared_ptr<const Problem> ProblemCache::get(PyObject* tools, PyObject* gold
     w.full(gold, 0);
     w.mix(uint64_t(options.protocol) * 31 + uint64_t(options.string_match));
     w.mix(std::hash<std::string>()(options.bfcl_category));
+    w.mix(uint64_t(options.bfcl.mode) * 2 + uint64_t(options.bfcl.underscore_to_dot));
     if (!w.ok) {
         ++uncacheable;
         return build(tools, gold, options, item);

@@ -27,6 +27,7 @@ struct Options {
     Protocol protocol = Protocol::TL;
     std::string bfcl_category;
     StringMatch string_match = StringMatch::Exact;
+    BfclOptions bfcl;
 };
 
 // One walked node: a container (tag + size) or a leaf (tag + the object).

@@ -17,7 +17,7 @@ Value json(const std::string& text) {
     return v;
 }
 
-const RewardTable kTable = {-2, -2, -1.5, -1.5, -1.8, -1.3, -1.3, -1.0, -0.8, -0.5, -0.5, -0.25, 1};
+const RewardTable kTable = {-2, -2, -1.5, -1.5, -1.8, -1.3, -1.3, -1.0, -0.8, -0.5, -0.5, -0.25, 1, -2};
 
 Problem weather(Protocol protocol = Protocol::TL, const std::string& gold = "\"get_weather(city='Paris', days=3)\"") {
     Problem p;

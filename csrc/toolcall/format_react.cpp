@@ -23,7 +23,7 @@ bool read_react(Reader& r, size_t b, size_t e) {
         if (input == npos) return r.fail(action, "'Action:' without 'Action Input:'");
         const size_t arg_b = lex::skip_space(t, input + 13, block_end);
         size_t arg_e = block_end;
-        for (std::string_view stop : {"Observation:", "Thought:"}) {
+        for (std::string_view stop : {"Observation:", "Thought:", "```"}) {  // ``` closes a fenced answer
             const size_t s = find_line_key(t, arg_b, arg_e, stop);
             if (s != npos) arg_e = s;
         }

@@ -18,7 +18,13 @@ def test_every_category_loads_with_its_answers():
         "live_multiple": 1053,
         "live_parallel": 16,
         "live_parallel_multiple": 24,
+        "irrelevance": 240,
+        "live_irrelevance": 884,
+        "live_relevance": 16,
     }
+    # the relevance categories have no possible answer; four live_irrelevance questions offer no function
+    assert all(i.gold is None for s in bfcl.RELEVANCE_SPLITS for i in bfcl.load(s))
+    assert sum(not i.tools for i in bfcl.load("live_irrelevance")) == 4
 
 
 def test_gold_predictions_are_python_lists_of_calls():

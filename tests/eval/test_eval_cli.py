@@ -102,12 +102,13 @@ def _gemma4(category: str) -> tuple[dict[str, str], dict[str, dict]]:
 def test_gemma4_outputs_reproduce_bfcl_verdicts(tmp_path):
     """BFCL's own checker judged these outputs; the CLI (categorizer, protocol="bfcl") must agree per item."""
     preds, verdicts = {}, {}
-    for category in bfcl.SPLITS:
+    for category in bfcl.AST_SPLITS:
         p, v = _gemma4(category)
         preds.update(p)
         verdicts.update(v)
     path = write_preds(tmp_path / "gemma4.jsonl", preds)
-    report = run(tmp_path, "--benchmark", "bfcl", "--split", "all", "--predictions", str(path))
+    splits = ",".join(bfcl.AST_SPLITS)
+    report = run(tmp_path, "--benchmark", "bfcl", "--split", splits, "--predictions", str(path))
     items = report["items"]
     assert len(items) == len(verdicts) == 2351
     valid_mismatch = [i["id"] for i in items if i["cf"] != verdicts[i["id"]]["valid"]]
@@ -116,8 +117,14 @@ def test_gemma4_outputs_reproduce_bfcl_verdicts(tmp_path):
     assert label_mismatch == []
     for i in items:  # TS >= PI >= CF item by item
         assert i["ts"] >= i["pi"] >= i["cf"], i["id"]
-    expected = sum(v["valid"] for v in verdicts.values()) / len(verdicts) * 100
-    assert report["bfcl"]["overall"]["accuracy"] == round(expected, 2)
+    # BFCL's aggregation: Non-Live AST = unweighted mean over its four categories, Live AST item-weighted
+    per = {c: [verdicts[k]["valid"] for k in verdicts if k.rsplit("_", 1)[0] == c] for c in bfcl.AST_SPLITS}
+    non_live = sum(sum(per[c]) / len(per[c]) for c in bfcl.AST_SPLITS[:4]) / 4
+    live = [v for c in bfcl.AST_SPLITS[4:] for v in per[c]]
+    summary = report["bfcl_summary"]
+    assert summary["non_live_ast"]["accuracy"] == round(100 * non_live, 2)
+    assert summary["live_ast"]["accuracy"] == round(100 * sum(live) / len(live), 2)
+    assert summary["irrelevance"]["accuracy"] is None and summary["relevance"]["accuracy"] is None
 
 
 def test_bfcl_result_files_are_read_as_they_are(tmp_path):

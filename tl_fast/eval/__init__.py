@@ -68,18 +68,28 @@ def gold_predictions(benchmark: str, items: list[EvalItem]) -> dict[str, str]:
 
 
 def score(
-    benchmark: str, items: list[EvalItem], predictions: list[str], *, official_parity: bool = False
+    benchmark: str,
+    items: list[EvalItem],
+    predictions: list[Any],
+    *,
+    official_parity: bool = False,
+    bfcl_mode: str = "prompt",
+    underscore_to_dot: bool | None = None,
 ) -> list[ItemResult]:
-    """Per-item TS/PI/CF (and BFCL verdicts); `official_parity` only applies to RoTBench."""
+    """Per-item TS/PI/CF (and BFCL verdicts); `official_parity` only applies to RoTBench, `bfcl_mode`
+    ("prompt" or "fc") and `underscore_to_dot` to BFCL (see bfcl.score). A prediction that is not a string
+    (a JSON value such as a BFCL FC result) is read as its JSON."""
     if official_parity and benchmark != "rotbench":
         raise ValueError("--official-parity applies to rotbench only")
+    if benchmark == "bfcl":
+        return bfcl.score(items, predictions, mode=bfcl_mode, underscore_to_dot=underscore_to_dot)
+    predictions = [bfcl.as_text(p) for p in predictions]
     if benchmark == "rotbench":
         results = rotbench.score(items, predictions, official_parity=official_parity)
     else:
         results = _module(benchmark).score(items, predictions)
-    if benchmark != "bfcl":  # BFCL's scorer already asks the categorizer (protocol="bfcl")
-        for result, item in zip(results, items, strict=True):
-            result.category = categorize_item(benchmark, item, result.prediction)
+    for result, item in zip(results, items, strict=True):
+        result.category = categorize_item(benchmark, item, result.prediction)
     return results
 
 
@@ -127,13 +137,20 @@ def evaluate(
     official_parity: bool = False,
     limit: int | None = None,
     config: dict | None = None,
+    bfcl_mode: str = "auto",
+    underscore_to_dot: bool | None = None,
 ) -> dict[str, Any]:
-    """Score `predictions` ({id: text}) or the outputs of `generate_fn(items)`; returns the report dict.
+    """Score `predictions` ({id: text or JSON value}) or the outputs of `generate_fn(items)`; returns the
+    report dict. BFCL: `bfcl_mode` "auto" (FC when a prediction holds function-call JSON, see
+    bfcl.detect_mode), "prompt" or "fc"; `underscore_to_dot` BFCL's per-model flag (None = on in FC mode).
 
     Items without a prediction count as wrong (empty text) and are listed in the report's notes.
     """
+    if bfcl_mode not in bfcl.MODES:
+        raise ValueError(f"unknown BFCL mode {bfcl_mode!r}; expected one of {', '.join(bfcl.MODES)}")
     items = load_items(benchmark, splits, data_dir, limit)
     notes = []
+    missing: list[str] = []
     if generate_fn is not None:
         texts = generate_fn(items)
     elif predictions is not None:
@@ -143,7 +160,29 @@ def evaluate(
             notes.append(f"{len(missing)} items had no prediction and count as wrong (first: {missing[0]})")
     else:
         raise ValueError("evaluate needs predictions or generate_fn")
-    results = score(benchmark, items, texts, official_parity=official_parity)
+    mode = "prompt"
+    if benchmark == "bfcl":
+        mode, shaped = bfcl.detect_mode(texts)
+        if bfcl_mode == "auto":
+            how = f"auto-detected: {shaped} of {len(texts)} predictions hold function-call JSON"
+        else:
+            how, mode = f"--bfcl-mode {bfcl_mode}", bfcl_mode
+        dots = mode == "fc" if underscore_to_dot is None else underscore_to_dot
+        notes.append(f"BFCL {'FC' if mode == 'fc' else 'prompt'} mode ({how}); underscore_to_dot {dots}")
+    results = score(
+        benchmark,
+        items,
+        texts,
+        official_parity=official_parity,
+        bfcl_mode=mode,
+        underscore_to_dot=underscore_to_dot,
+    )
+    if benchmark == "bfcl" and missing:  # "" would be a correct abstention on the irrelevance items
+        absent = set(missing)
+        for result in results:
+            if result.id in absent:
+                result.ts = result.pi = result.cf = False
+                result.error_type, result.category, result.note = "missing", None, "no prediction"
     if benchmark == "rotbench":
         notes.append(
             "official-parity mode: upstream evaluate.py, which skips predictions whose Action Input is {} "

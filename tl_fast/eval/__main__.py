@@ -4,7 +4,8 @@
     python -m tl_fast.eval --benchmark bfcl --split simple_python,live_simple --predictions preds.jsonl
     python -m tl_fast.eval --benchmark rotbench --split clean --official-parity --predictions preds.jsonl
 
---predictions reads JSONL lines {"id", "prediction"} (BFCL result files, {"id", "result"}, work as they are).
+--predictions reads JSONL lines {"id", "prediction"} (BFCL result files, {"id", "result"}, work as they are,
+prompt or FC mode: --bfcl-mode).
 --output writes the JSON report and, beside it, the same tables as markdown (FILE with suffix .md); the
 markdown is printed either way. Protocols: docs/eval.md.
 """
@@ -15,6 +16,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from tl_fast.eval import BENCHMARKS, evaluate, to_markdown
 
@@ -39,6 +41,20 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="rotbench: reproduce upstream evaluate.py exactly, including its skip of {} inputs",
     )
+    p.add_argument(
+        "--bfcl-mode",
+        choices=("auto", "prompt", "fc"),
+        default="auto",
+        help="bfcl: how results are read: prompt-mode text, or function-calling (FC) results "
+        "([{name: JSON arguments}], OpenAI tool calls); auto picks FC when a prediction holds such JSON",
+    )
+    p.add_argument(
+        "--bfcl-underscore-to-dot",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="bfcl: BFCL's per-model flag: tool 'a.b' is expected as 'a_b' (default: on in FC mode, as for "
+        "OpenAI-style models; off in prompt mode)",
+    )
     p.add_argument("--limit", type=int, help="score only the first N items of each split (quick runs)")
     p.add_argument("--data-dir", type=Path, help="benchmark files root (default: the vendored copies)")
     gen = p.add_argument_group("generation (with --model)")
@@ -52,8 +68,11 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def read_predictions(path: Path) -> dict[str, str]:
-    preds = {}
+def read_predictions(path: Path, bfcl_mode: str = "auto") -> dict[str, Any]:
+    """{id: prediction}; JSON values (BFCL FC results, OpenAI messages) are kept as they are. In a BFCL
+    result file of FC layout (a list result, or --bfcl-mode fc) a text result is the model's message."""
+    preds: dict[str, Any] = {}
+    results: list[str] = []  # ids read from BFCL's "result" field
     for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         if not line.strip():
             continue
@@ -63,13 +82,24 @@ def read_predictions(path: Path) -> dict[str, str]:
             raise ValueError(
                 f"{path}:{n}: expected an object with 'id' and 'prediction', got keys {sorted(record)}"
             )
-        value = record[key]
-        preds[str(record["id"])] = value if isinstance(value, str) else json.dumps(value)
+        preds[str(record["id"])] = record[key]
+        if key == "result":
+            results.append(str(record["id"]))
+    fc_layout = bfcl_mode == "fc" or any(not isinstance(preds[k], str) for k in results)
+    if fc_layout and bfcl_mode != "prompt":
+        from tl_fast.eval.bfcl import text_message
+
+        for k in results:
+            if isinstance(preds[k], str):
+                preds[k] = text_message(preds[k])
     return preds
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.model and args.bfcl_mode == "fc":
+        parser.error("--bfcl-mode fc reads stored FC results (--predictions); generated text is prompt mode")
     config = {k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()}
     if args.model:
         from tl_fast.data.config import RenderConfig
@@ -113,12 +143,14 @@ def main(argv: list[str] | None = None) -> int:
     else:
         report = evaluate(
             args.benchmark,
-            predictions=read_predictions(args.predictions),
+            predictions=read_predictions(args.predictions, args.bfcl_mode),
             splits=args.split,
             data_dir=args.data_dir,
             official_parity=args.official_parity,
             limit=args.limit,
             config=config,
+            bfcl_mode=args.bfcl_mode,
+            underscore_to_dot=args.bfcl_underscore_to_dot,
         )
     markdown = to_markdown(report)
     print(markdown)

@@ -10,8 +10,6 @@ unparsable or skipped predictions count as wrong, and TS >= PI >= CF holds item 
 
 from __future__ import annotations
 
-import json
-import re
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -96,37 +94,11 @@ def error_type_histogram(results: Iterable[ItemResult]) -> dict[str, int]:
     return dict(counts.most_common())
 
 
-_ACTION = re.compile(r"Action\s*:[ \t]*(?P<name>[^\n]*?)[ \t]*\n\s*Action[ _]Input\s*:\s*", re.IGNORECASE)
-
-
-def parse_react(text: str) -> tuple[str, Any] | None:
-    """The first `Action: name / Action Input: {...}` pair of a ReAct turn, or None when there is none.
-
-    The input is decoded with raw_decode, so text after the JSON value (an "Observation:" the model went on
-    to invent) is ignored. A value that is not JSON comes back as None in the second slot.
-    """
-    match = _ACTION.search(text)
-    if match is None:
-        return None
-    rest = text[match.end() :]
-    try:
-        value, _ = json.JSONDecoder().raw_decode(rest)
-    except json.JSONDecodeError:
-        value = None
-    return match.group("name").strip(), value
-
-
 def first_call(text: str, tools: list[dict[str, Any]]) -> tuple[str, dict[str, Any]] | None:
-    """(name, arguments) of the first tool call in `text`, in any syntax the trainer can render.
-
-    ReAct (`Action:` / `Action Input:`) is read here; other syntaxes (Python calls, JSON objects, tagged
-    calls) go through tl_fast.parse_tool_calls(format="auto"), with positional arguments bound to the tool's
-    parameter names. None when no call can be read or the arguments are not a JSON object.
+    """(name, arguments) of the first tool call in `text`, read by tl_fast.parse_tool_calls(format="auto"),
+    the parser the categorizer (and PPO's reward) reads with: ReAct, Python calls, JSON, tagged calls.
+    Positional arguments are bound to the tool's parameter names. None when no call can be read.
     """
-    react = parse_react(text)
-    if react is not None:
-        name, args = react
-        return (name, args) if isinstance(args, dict) else None
     from tl_fast.reward.parse import parse_tool_calls
 
     try:

@@ -38,16 +38,57 @@ def build_report(
             split: {
                 "accuracy": pct(sum(r.cf for r in rs), len(rs)),
                 "n": len(rs),
+                "correct": sum(r.cf for r in rs),
                 "errors": error_type_histogram(rs),
             }
             for split, rs in _groups(results).items()
         }
-        pooled = [r.cf for r in results]
-        report["bfcl"]["overall"] = {"accuracy": pct(sum(pooled), len(pooled)), "n": len(pooled)}
+        report["bfcl_summary"] = bfcl_summary(report["bfcl"])
     report["notes"] = list(notes or [])
     report["config"] = dict(config or {})
     report["items"] = [r.to_json() for r in results]
     return report
+
+
+# BFCL's leaderboard groups (bfcl_eval/eval_checker/eval_runner_helper.py, generate_leaderboard_csv):
+# (group, categories, how the category accuracies are combined).
+BFCL_GROUPS = (
+    ("non_live_ast", ("simple_python", "multiple", "parallel", "parallel_multiple"), "mean"),
+    ("live_ast", ("live_simple", "live_multiple", "live_parallel", "live_parallel_multiple"), "weighted"),
+    ("irrelevance", ("irrelevance", "live_irrelevance"), "mean"),
+    ("relevance", ("live_relevance",), "mean"),
+)
+
+
+def bfcl_summary(per_category: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """BFCL's summary scores from per-category accuracies (percent): Non-Live AST = unweighted mean of its
+    four categories (calculate_unweighted_accuracy), Live AST = mean weighted by item count
+    (calculate_weighted_accuracy), irrelevance = unweighted mean of irrelevance and live_irrelevance,
+    relevance = live_relevance. Like BFCL's "N/A", a group with a category that was not scored has
+    accuracy None. BFCL's Non-Live "simple" averages Python, Java and JavaScript; only Python is scored here.
+    """
+    out = {}
+    for group, categories, how in BFCL_GROUPS:
+        present = [per_category[c] for c in categories if c in per_category]
+        n = sum(m["n"] for m in present)
+        accuracy = None
+        if len(present) == len(categories):
+            rates = [m["correct"] / m["n"] if m["n"] else 0.0 for m in present]  # unrounded, as BFCL's
+            if how == "weighted":
+                accuracy = pct(sum(m["correct"] for m in present), n)
+            else:
+                accuracy = round(100.0 * sum(rates) / len(rates), 2)
+        missing = [c for c in categories if c not in per_category]
+        out[group] = {"accuracy": accuracy, "n": n, "combine": how, "categories": list(categories)}
+        if missing:
+            out[group]["not_scored"] = missing
+    return out
+
+
+def _combined(how: str, categories: list[str]) -> str:
+    if len(categories) == 1:
+        return categories[0]
+    return ("mean of " if how == "mean" else "item-weighted mean of ") + ", ".join(categories)
 
 
 def _groups(results: list[ItemResult]) -> dict[str, list[ItemResult]]:
@@ -105,7 +146,18 @@ def to_markdown(report: dict[str, Any]) -> str:
     out += _table(["split", "scenario", "n", "TS", "PI", "CF"], rows)
 
     if "bfcl" in report:
-        out += ["", "### BFCL AST accuracy (BFCL checker rules)", ""]
+        out += ["", "### BFCL summary (BFCL's aggregation; N/A: a category was not scored)", ""]
+        rows = [
+            [
+                group,
+                "N/A" if m["accuracy"] is None else m["accuracy"],
+                m["n"],
+                _combined(m["combine"], m["categories"]),
+            ]
+            for group, m in report.get("bfcl_summary", {}).items()
+        ]
+        out += _table(["group", "accuracy", "n", "from"], rows)
+        out += ["", "### BFCL accuracy per category (BFCL checker rules)", ""]
         rows = [[split, v["n"], v["accuracy"]] for split, v in report["bfcl"].items()]
         out += _table(["category", "n", "accuracy"], rows)
         errors: dict[str, int] = {}

@@ -10,6 +10,7 @@ parse.py (formats, limits), categorize.py (protocols, gold forms), table.py (rew
 from tl_fast.reward.categorize import (
     Prepared,
     Verdict,
+    bfcl_decode,
     categorize,
     categorize_batch,
     categorize_prepared,
@@ -26,6 +27,7 @@ __all__ = [
     "RewardTable",
     "ToolCall",
     "Verdict",
+    "bfcl_decode",
     "categorize",
     "categorize_batch",
     "categorize_prepared",

@@ -1,13 +1,15 @@
-"""Pure-Python twin of csrc/bfcl.cpp: BFCL's prompt-mode decoder and AST checker (Python language).
+"""Pure-Python twin of csrc/bfcl.cpp: BFCL's prompt-mode decoder, AST checker (Python language) and verdicts.
 
     from tl_fast.reward._py_bfcl import bfcl_check
     valid, error_type, category = bfcl_check("[f(a=1)]", problem)
 
 Ported from ShishirPatil/gorilla (Apache-2.0), berkeley-function-call-leaderboard/bfcl_eval:
-model_handler/utils.py (default_decode_ast_prompting, ast_parse, resolve_ast_call, resolve_ast_by_type) and
-eval_checker/ast_eval/ast_checker.py. Control flow and quirks are kept (marked "BFCL:") so that validity and
-the first error_type match; the one change is that BFCL `eval`s binary operations while this computes
-arithmetic on literals only (a name or call inside an operation fails to decode).
+model_handler/utils.py (default_decode_ast_prompting, ast_parse, resolve_ast_call, resolve_ast_by_type),
+eval_checker/ast_eval/ast_checker.py and eval_checker/eval_runner.py (_evaluate_single_ast_entry,
+_evaluate_single_relevance_entry); FC mode's decoder is _py_bfcl_fc.py. Control flow and quirks are kept
+(marked "BFCL:") so that validity and the first error_type match; the one change is that BFCL `eval`s
+binary operations while this computes arithmetic on literals only (a name or call inside an operation
+fails to decode).
 
 Other known differences from BFCL (none occurs in the 2,351 vendored gemma4 outputs): integers are
 64-bit; `**kwargs`, named-character escapes (`\\N{...}`), lone surrogate escapes and nesting deeper than 64
@@ -26,7 +28,8 @@ import re
 import warnings
 from typing import Any
 
-from tl_fast.reward._py_parse import MAX_DEPTH, MAX_INPUT_BYTES, check_input
+from tl_fast.reward._py_bfcl_fc import decode_fc
+from tl_fast.reward._py_parse import MAX_DEPTH, MAX_INPUT_BYTES, Fail, check_input, parse
 from tl_fast.reward._py_pycalls import named_escape, surrogate_constant
 
 PYTHON_TYPE_MAPPING = {
@@ -347,8 +350,8 @@ def _simple_function_checker(tool, model_output: dict, answer, problem) -> dict[
     if tool is None:
         return _invalid("checker:function_not_in_tools", "tool_hallucination")
     ((model_name, model_params),) = model_output.items()
-    if model_name != tool.name:
-        known = problem.find_tool(model_name) is not None
+    if model_name != bfcl_name(tool.name, problem):  # BFCL: convert_func_name(func_description["name"])
+        known = find_bfcl_tool(problem, model_name) is not None
         return _invalid(
             "simple_function_checker:wrong_func_name", "wrong_tool" if known else "tool_hallucination"
         )
@@ -423,11 +426,64 @@ def _parallel_no_order(model: list, problem) -> dict[str, Any]:
     return {"valid": True}
 
 
+def bfcl_name(name: str, problem) -> str:
+    """BFCL's convert_func_name: "a.b" -> "a_b" for models whose tool names may not hold '.'."""
+    return name.replace(".", "_") if problem.underscore_to_dot else name
+
+
+def find_bfcl_tool(problem, called: str):
+    return next((t for t in problem.tools if bfcl_name(t.name, problem) == called), None)
+
+
+def relevance_category(category: str) -> bool:
+    """BFCL's is_relevance_or_irrelevance: scored by whether the answer calls at all."""
+    return "relevance" in category
+
+
+def decode(text: str, mode: str) -> tuple[str, list, bool]:
+    """(status, calls, is_text_message) of one result; status "calls", "failed" or "wrong_format"."""
+    if mode == "fc":
+        return decode_fc(text)
+    calls = bfcl_decode(text)
+    return ("failed", [], False) if calls is None else ("calls", calls, False)
+
+
+def _no_call_category(status: str, message: bool, text: str, problem) -> str:
+    """An abstention (a text message, an empty list, text not opening with "[" that the tool-call parser
+    reads as holding no call) is "irrelevant"; anything else a format error."""
+    if status == "wrong_format":
+        return "format_error"
+    if status == "calls" or message:
+        return "irrelevant"
+    if problem.bfcl_mode == "fc":
+        return "format_error"
+    if text.lstrip("`\n ").startswith("["):  # opens like BFCL's call list: a broken call, not a parse
+        return "format_error"
+    try:
+        return "format_error" if parse(text) else "irrelevant"
+    except Fail:
+        return "format_error"
+
+
+def _relevance_check(status, calls, message, text, problem) -> tuple[bool, str | None, str]:
+    has_call = status == "calls" and bool(calls)  # is_empty_output: [] is no call
+    want_call = problem.expect == "any_call"
+    if has_call == want_call:
+        return True, None, "correct"
+    if want_call:
+        return False, "relevance_error:decoder_failed", _no_call_category(status, message, text, problem)
+    unoffered = any(find_bfcl_tool(problem, next(iter(c))) is None for c in calls)
+    return False, "irrelevance_error:decoder_success", "tool_hallucination" if unoffered else "wrong_tool"
+
+
 def bfcl_check(prediction: str, problem) -> tuple[bool, str | None, str]:
-    """(valid, BFCL error_type or None, IRM category) of a prompt-mode answer."""
-    model = bfcl_decode(prediction)
-    if model is None:
-        return False, "ast_decoder:decoder_failed", "format_error"
+    """(valid, BFCL error_type or None, IRM category) of one answer (prompt text, or an FC result's JSON)."""
+    status, model, message = decode(prediction, problem.bfcl_mode)
+    if problem.expect != "calls":
+        return _relevance_check(status, model, message, prediction, problem)
+    if status != "calls":  # _evaluate_single_ast_entry's two decoder errors
+        error = "ast_decoder:" + ("decoder_failed" if status == "failed" else "decoder_wrong_output_format")
+        return False, error, _no_call_category(status, message, prediction, problem)
     category = problem.bfcl_category
     if "parallel" in category:
         r = _parallel_no_order(model, problem)
@@ -444,4 +500,4 @@ def bfcl_check(prediction: str, problem) -> tuple[bool, str | None, str]:
         r = _simple_function_checker(tool, model[0], problem.gold[0], problem)
     if r["valid"]:
         return True, None, "correct"
-    return False, r["error_type"], r.get("category", _VALUE)
+    return False, r["error_type"], r.get("category", _VALUE) if model else "irrelevant"

@@ -51,6 +51,9 @@ class Problem:
     string_match: str
     tools: list[ToolSchema]
     gold: list[GoldCall]
+    expect: str = "calls"  # "calls" (the gold), "no_call" or "any_call" (see csrc/categorize.h Expect)
+    bfcl_mode: str = "prompt"  # BFCL result layout: "prompt" text or "fc" (function-calling mode)
+    underscore_to_dot: bool = False  # BFCL's per-model flag: tool "a.b" is called as "a_b"
 
     def find_tool(self, name: str) -> ToolSchema | None:
         for tool in self.tools:
@@ -66,18 +69,32 @@ def build_problem(
     protocol: str = "tl",
     bfcl_category: str | None = None,
     string_match: str = "exact",
+    bfcl_mode: str = "prompt",
+    underscore_to_dot: bool = False,
 ) -> Problem:
     if protocol not in ("tl", "bfcl"):
         raise ValueError(f"unknown protocol {protocol!r}; expected 'tl' or 'bfcl'")
     if string_match not in ("exact", "normalize"):
         raise ValueError(f"unknown string_match {string_match!r}; expected 'exact' or 'normalize'")
+    if bfcl_mode not in ("prompt", "fc"):
+        raise ValueError(f"unknown bfcl_mode {bfcl_mode!r}; expected 'prompt' or 'fc'")
     if not isinstance(tools, (list, tuple)):
         raise ValueError("tools must be a list of tool schemas")
     category = bfcl_category or ("simple_python" if protocol == "bfcl" else "")
     problem = Problem(protocol, category, string_match, [_tool(t) for t in tools], [])
-    _add_gold(gold, problem)
-    if not problem.gold:
-        raise ValueError("gold holds no call")
+    problem.bfcl_mode, problem.underscore_to_dot = bfcl_mode, bool(underscore_to_dot)
+    empty_gold = isinstance(gold, list) and not gold
+    if protocol == "bfcl" and _py_bfcl.relevance_category(category):
+        # BFCL scores these by whether the model calls at all; there is no possible answer to compare
+        if gold is not None and not empty_gold:
+            raise ValueError(f"BFCL category {category!r} has no possible answer; pass gold=None or []")
+        problem.expect = "no_call" if "irrelevance" in category else "any_call"
+    elif protocol == "tl" and empty_gold:
+        problem.expect = "no_call"
+    else:
+        _add_gold(gold, problem)
+        if not problem.gold:
+            raise ValueError("gold holds no call")
     return problem
 
 
@@ -238,10 +255,12 @@ def _categorize_tl(prediction: str, problem: Problem, rewards: list[float]) -> s
         calls = parse(prediction)
     except Fail:
         return "format_error"
-    if not calls:
-        return "format_error"
+    if not calls:  # no call: right when none was wanted, else an abstention
+        return "correct" if problem.expect == "no_call" else "irrelevant"
     if any(problem.find_tool(c.name) is None for c in calls):
         return "tool_hallucination"
+    if problem.expect == "no_call":  # a call where none was wanted: every offered tool is the wrong one
+        return "wrong_tool"
     n = len(calls)
     if n != len(problem.gold):
         return "count_mismatch"

@@ -153,7 +153,7 @@ def read_react(r: Reader, b: int, e: int) -> None:
             raise Fail(r.t.b(action), "'Action:' without 'Action Input:'")
         arg_b = skip_space(s, inp + 13, block_end)
         arg_e = block_end
-        for stop in ("Observation:", "Thought:"):
+        for stop in ("Observation:", "Thought:", "```"):  # ``` closes a fenced answer
             p = find_line_key(s, arg_b, arg_e, stop)
             if p >= 0:
                 arg_e = p

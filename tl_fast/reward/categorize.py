@@ -11,8 +11,17 @@ protocol="tl" (TL-Training's categories, table.py): gold is a call string, {"nam
 {name: {param: [acceptable values]}} ("" = may be omitted), or a list of these for parallel calls (matched
 order-free, the worst pair decides). Values compare typed: 1 == 1.0, True != 1, lists == tuples; strings
 exactly, or with string_match="normalize" after trimming, collapsing whitespace and lower-casing ASCII.
-protocol="bfcl": BFCL's prompt-mode decoder + AST checker; gold is BFCL's `ground_truth` list and
-`bfcl_category` its test category; Verdict.error_type is BFCL's first error label (None when valid).
+protocol="bfcl": BFCL's decoder + AST checker; gold is BFCL's `ground_truth` list and `bfcl_category` its
+test category; Verdict.error_type is BFCL's first error label (None when valid). bfcl_mode="prompt" reads
+prompt-mode text (`[f(a=1)]`); bfcl_mode="fc" reads a function-calling result as JSON text (BFCL's
+`[{"f": "{\"a\": 1}"}]`, OpenAI tool calls, an assistant message or response; other text is the model's
+message), with BFCL's `underscore_to_dot` (default: on in FC mode, as for OpenAI-style models, whose tool
+"a.b" is called "a_b"). The relevance categories ("irrelevance", "live_irrelevance": right when no call is
+made; "live_relevance": right when any call is) take gold=None.
+
+No call (prose, an empty list, a text message) is category "irrelevant" where a call was wanted and
+"correct" where none was (a TL gold of [] or BFCL irrelevance); a call where none was wanted is
+"tool_hallucination" (a tool not offered) or "wrong_tool".
 
 For many predictions against fixed problems (PPO prompts, an eval set), `prepare` once and call
 `categorize_prepared`: building the problems is the Python-bound part of a batch.
@@ -54,17 +63,22 @@ class Prepared:
         bfcl_category: str | None = None,
         string_match: str = "exact",
         backend: str = "native",
+        bfcl_mode: str = "prompt",
+        underscore_to_dot: bool | None = None,
     ):
         if backend not in ("native", "python"):
             raise ValueError(f"unknown backend {backend!r}; expected 'native' or 'python'")
         if len(tools_list) != len(golds):
             raise ValueError(f"got {len(tools_list)} tool lists but {len(golds)} golds")
+        if bfcl_mode not in ("prompt", "fc"):
+            raise ValueError(f"unknown bfcl_mode {bfcl_mode!r}; expected 'prompt' or 'fc'")
+        dots = bfcl_mode == "fc" if underscore_to_dot is None else bool(underscore_to_dot)
         native = native_module() if backend == "native" else None
         self._native = None
         self._python: list[_py_categorize.Problem] = []
         if native is not None:
             self._native = native.ProblemSet(
-                _list(tools_list), _list(golds), protocol, bfcl_category or "", string_match
+                _list(tools_list), _list(golds), protocol, bfcl_category or "", string_match, bfcl_mode, dots
             )
         else:
             seen: dict[tuple[int, int], _py_categorize.Problem] = {}
@@ -78,6 +92,8 @@ class Prepared:
                             protocol=protocol,
                             bfcl_category=bfcl_category,
                             string_match=string_match,
+                            bfcl_mode=bfcl_mode,
+                            underscore_to_dot=dots,
                         )
                     except ValueError as exc:
                         raise ValueError(f"item {k}: {exc}") from None
@@ -123,6 +139,8 @@ def prepare(
     bfcl_category: str | None = None,
     string_match: str = "exact",
     backend: str = "native",
+    bfcl_mode: str = "prompt",
+    underscore_to_dot: bool | None = None,
 ) -> Prepared:
     """Build the problems of a batch once (see `categorize_prepared`)."""
     return Prepared(
@@ -132,6 +150,8 @@ def prepare(
         bfcl_category=bfcl_category,
         string_match=string_match,
         backend=backend,
+        bfcl_mode=bfcl_mode,
+        underscore_to_dot=underscore_to_dot,
     )
 
 
@@ -176,6 +196,8 @@ def categorize_batch(
     num_threads: int | None = None,
     table: RewardTable | None = None,
     string_match: str = "exact",
+    bfcl_mode: str = "prompt",
+    underscore_to_dot: bool | None = None,
 ) -> list[Verdict]:
     """categorize() over a batch: predictions[k] against tools_list[k] and golds[k].
 
@@ -188,6 +210,8 @@ def categorize_batch(
         raise ValueError(f"unknown backend {backend!r}; expected 'native' or 'python'")
     native = native_module() if backend == "native" else None
     if native is not None:
+        if bfcl_mode not in ("prompt", "fc"):
+            raise ValueError(f"unknown bfcl_mode {bfcl_mode!r}; expected 'prompt' or 'fc'")
         rewards = (table or _DEFAULT_TABLE).values()
         return native.categorize_batch(
             _str_list(predictions),
@@ -196,6 +220,8 @@ def categorize_batch(
             protocol,
             bfcl_category or "",
             string_match,
+            bfcl_mode,
+            bfcl_mode == "fc" if underscore_to_dot is None else bool(underscore_to_dot),
             rewards,
             num_threads or 0,
             _make_verdict,
@@ -207,6 +233,8 @@ def categorize_batch(
         bfcl_category=bfcl_category,
         string_match=string_match,
         backend=backend,
+        bfcl_mode=bfcl_mode,
+        underscore_to_dot=underscore_to_dot,
     )
     return categorize_prepared(predictions, prepared, table=table, num_threads=num_threads)
 
@@ -221,6 +249,8 @@ def categorize(
     table: RewardTable | None = None,
     string_match: str = "exact",
     backend: str = "native",
+    bfcl_mode: str = "prompt",
+    underscore_to_dot: bool | None = None,
 ) -> Verdict:
     """The Verdict of one prediction (see the module docstring for protocols and gold forms)."""
     return categorize_batch(
@@ -233,4 +263,24 @@ def categorize(
         num_threads=1,
         table=table,
         string_match=string_match,
+        bfcl_mode=bfcl_mode,
+        underscore_to_dot=underscore_to_dot,
     )[0]
+
+
+def bfcl_decode(text: str, *, bfcl_mode: str = "prompt", backend: str = "native") -> list[dict] | None:
+    """BFCL's decoded calls [{name: {param: value}}] of one answer (prompt text, or an FC result's JSON),
+    or None where BFCL's AST runner stops at the decoder (ast_decoder:decoder_failed or
+    decoder_wrong_output_format). The same decoder protocol="bfcl" scores with."""
+    if bfcl_mode not in ("prompt", "fc"):
+        raise ValueError(f"unknown bfcl_mode {bfcl_mode!r}; expected 'prompt' or 'fc'")
+    native = native_module() if backend == "native" else None
+    if native is not None:
+        if bfcl_mode == "prompt":
+            return native.bfcl_decode(text)
+        status, calls, _ = native.bfcl_decode_fc(text)
+    else:
+        from tl_fast.reward import _py_bfcl
+
+        status, calls, _ = _py_bfcl.decode(text, bfcl_mode)
+    return calls if status == "calls" else None

@@ -8,7 +8,11 @@ Defaults are the authors' (Junjie-Ye/TL-Training, code/irm/dschat/rlhf/ppo_train
 tool hallucination -2, wrong tool -1.5; parameter errors H = hallucinated (not in the schema), R = redundant
 (in the schema, not in the gold call), M = missing: H+R+M -1.8, H+R or H+M -1.3, R+M -1.0, H -0.8,
 R or M -0.5; a wrong value -0.25; correct +1. `count_mismatch` (several calls, wrong number) is ours:
--1.5, like a wrong tool, since the authors score single calls only.
+-1.5, like a wrong tool, since the authors score single calls only. `irrelevant` is an abstention: the
+answer makes no call (prose, an empty list, a text message in BFCL's FC mode) where one was wanted; it is
+-2 like a format error, as in the authors' code (an answer without `name(...)` raises and scores -2), and is
+its own entry so RL can treat a deliberate "no call" apart, e.g. `RewardTable(irrelevant=-1.0)`. Where no
+call is the right answer (BFCL irrelevance, a TL gold of []) abstaining is `correct`.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ CATEGORIES: tuple[str, ...] = (
     "param_missing",
     "value_error",
     "correct",
+    "irrelevant",  # appended after "correct" so that the older indices stay as they were
 )
 
 
@@ -48,6 +53,7 @@ class RewardTable:
     param_redundant_or_missing: float = -0.5  # R alone or M alone
     value_error: float = -0.25
     correct: float = 1.0
+    irrelevant: float = -2.0  # no call where one was wanted (an abstention)
 
     def values(self) -> list[float]:
         """One reward per entry of CATEGORIES, in that order."""
@@ -65,6 +71,7 @@ class RewardTable:
             self.param_redundant_or_missing,
             self.value_error,
             self.correct,
+            self.irrelevant,
         ]
 
     def reward(self, category: str) -> float:

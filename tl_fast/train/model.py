@@ -106,8 +106,18 @@ def hidden_states(backbone: nn.Module, batch: dict) -> Tensor:
     return backbone(input_ids=batch["input_ids"], use_cache=False, **kwargs).last_hidden_state
 
 
+def trained_weight(batch: dict) -> Tensor:
+    """Σ w over the tokens a batch trains on (labels shifted as PKTLoss shifts them): () fp32."""
+    labels = batch["labels"][:, 1:]
+    return (batch["token_weights"][:, 1:].float() * (labels != -100)).sum()
+
+
 class PKTLoss(nn.Module):
-    """forward(batch) -> PKT loss Σ w·ℓ / Σ w over trained tokens, via the fused lm_head cross-entropy.
+    """forward(batch, normalizer=None) -> PKT loss via the fused lm_head cross-entropy (no logits).
+
+    normalizer=None: Σ w·ℓ / Σ w over this batch's trained tokens. normalizer=W: Σ w·ℓ / W, so that the
+    micro-batches and processes sharing one optimizer step all divide by the step's total weight W (the PKT
+    objective of the whole step, as one big batch gives) instead of averaging per-micro-batch means.
 
     Wrapping the policy in a module whose forward is the whole loss lets DDP/FSDP (through accelerate) see one
     forward per step, so gradient all-reduce works although we bypass the model's own logits path.
@@ -117,7 +127,7 @@ class PKTLoss(nn.Module):
         super().__init__()
         self.policy = policy
 
-    def forward(self, batch: dict) -> Tensor:
+    def forward(self, batch: dict, normalizer: Tensor | float | None = None) -> Tensor:
         from tl_fast.losses import fused_linear_cross_entropy
 
         backbone, head = backbone_and_head(self.policy)
@@ -126,9 +136,12 @@ class PKTLoss(nn.Module):
         h = h[:, :-1].reshape(-1, h.shape[-1])
         labels = batch["labels"][:, 1:].reshape(-1)
         weights = batch["token_weights"][:, 1:].reshape(-1).float()  # all 1 when PKT is off
-        return fused_linear_cross_entropy(
+        loss = fused_linear_cross_entropy(
             h, head.weight, labels, weights, bias=getattr(head, "bias", None), reduction="weighted_mean"
         )
+        if normalizer is None:
+            return loss
+        return loss * (trained_weight(batch) / normalizer)  # = Σ w·ℓ / normalizer (0 when Σ w = 0)
 
 
 class Critic(nn.Module):

@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 
 from tl_fast.train.checkpoint import load_trainer_state, save_checkpoint
 from tl_fast.train.config import RunConfig, SFTConfig
-from tl_fast.train.model import PKTLoss
+from tl_fast.train.model import PKTLoss, trained_weight
 from tl_fast.train.report import MetricsLog
 
 
@@ -87,14 +87,25 @@ def run_sft(
     interrupted = False
     for step in range(start, total):
         optimizer.zero_grad(set_to_none=True)
-        loss_sum, tokens = 0.0, 0
-        for micro in range(cfg.grad_accum):
-            batch = batches[(step * cfg.grad_accum + micro) % len(batches)]
-            batch = {k: v.to(device) if torch.is_tensor(v) else v for k, v in batch.items()}
-            loss = loss_module(batch) / cfg.grad_accum
+        micro_batches = [
+            {k: v.to(device) if torch.is_tensor(v) else v for k, v in batches[i % len(batches)].items()}
+            for i in range(step * cfg.grad_accum, (step + 1) * cfg.grad_accum)
+        ]
+        # The PKT loss of the step is Σw·ℓ / Σw over every micro-batch on every process (one big batch):
+        # each micro-batch divides its Σw·ℓ by the step's total weight W; DDP then averages gradients over the
+        # processes, which the factor `world` undoes.
+        world = accelerator.num_processes
+        step_weight = sum(trained_weight(b) for b in micro_batches)
+        if world > 1:
+            step_weight = accelerator.reduce(step_weight, "sum")
+        normalizer = step_weight.clamp(min=1e-12) / world
+        loss_sum, tokens = torch.zeros((), device=device), 0
+        for batch in micro_batches:
+            loss = loss_module(batch, normalizer=normalizer)
             accelerator.backward(loss)
-            loss_sum += loss.item()
+            loss_sum += loss.detach()
             tokens += int((batch["labels"] != -100).sum())
+        loss_sum = float(accelerator.reduce(loss_sum, "mean") if world > 1 else loss_sum)  # the step's loss
         grad_norm = None
         if cfg.grad_clip > 0:
             grad_norm = float(accelerator.clip_grad_norm_(loss_module.parameters(), cfg.grad_clip))

@@ -1,0 +1,96 @@
+"""Before/after speed of the native categorizer: two builds of tl_fast._native in one process, interleaved.
+
+    git archive main | tar -x -C /tmp/base && (cd /tmp/base && python setup.py -q build_ext --inplace)
+    python benchmarks/ab_reward.py --base /tmp/base/tl_fast --new tl_fast
+
+On a shared machine wall-clock rows of bench_reward.py swing by tens of percent with the load; here both
+builds score the same prepared corpora (bench_reward's bfcl / bfcl_tl / rotbench, unmutated) on one thread,
+in alternating order, timed in CPU time, and the medians are compared. Prints; writes nothing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import gzip
+import importlib.util
+import json
+import statistics
+import time
+from pathlib import Path
+
+DATA = Path(__file__).resolve().parent.parent / "tests" / "reward" / "data"
+AUTHORS = [-2, -2, -1.5, -1.5, -1.8, -1.3, -1.3, -1.0, -0.8, -0.5, -0.5, -0.25, 1.0]
+
+
+def load(folder: Path, tag: str):
+    so = next(folder.glob("_native*.so"), None)
+    if so is None:
+        raise SystemExit(f"no built _native*.so in {folder}; run `python setup.py build_ext --inplace` there")
+    spec = importlib.util.spec_from_file_location(f"{tag}._native", so)  # distinct names: two modules
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def corpora() -> dict[str, list[tuple[list, list, list, str, str]]]:
+    with gzip.open(DATA / "bfcl_gemma4_verdicts.jsonl.gz", "rt") as f:
+        rows = [json.loads(line) for line in f]
+    with gzip.open(DATA / "rotbench_first_turn.jsonl.gz", "rt") as f:
+        rot = [json.loads(line) for line in f]
+    by: dict[str, list[dict]] = {}
+    for r in rows:
+        by.setdefault(r["category"], []).append(r)
+    out: dict[str, list] = {"bfcl": [], "bfcl_tl": []}
+    for category, g in by.items():
+        batch = ([r["result"] for r in g], [r["function"] for r in g], [r["ground_truth"] for r in g])
+        out["bfcl"].append((*batch, "bfcl", category))
+        out["bfcl_tl"].append((*batch, "tl", ""))
+    answers = [(a, item["tools"], item["answers"][0]) for item in rot for a in item["answers"]]
+    out["rotbench"] = [
+        ([a for a, _, _ in answers], [t for _, t, _ in answers], [g for _, _, g in answers], "tl", "")
+    ]
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--base", type=Path, required=True, help="folder holding the base build's _native*.so"
+    )
+    parser.add_argument("--new", type=Path, required=True, help="folder holding the new build's _native*.so")
+    parser.add_argument("--copies", type=int, default=10, help="corpus copies per timing")
+    parser.add_argument("--reps", type=int, default=15, help="timings per build (median reported)")
+    args = parser.parse_args()
+    builds = {"base": load(args.base, "base"), "new": load(args.new, "new")}
+    for name, batches in corpora().items():
+        prepared = {}
+        for tag, module in builds.items():
+            rewards = AUTHORS + [-2.0] * (module.ABI_VERSION >= 3)  # ABI 3 added the "irrelevant" entry
+            sets = [
+                (
+                    preds * args.copies,
+                    module.ProblemSet(tools * args.copies, golds * args.copies, proto, cat, "exact"),
+                )
+                for preds, tools, golds, proto, cat in batches
+            ]
+            prepared[tag] = (module, sets, rewards)
+        n = sum(len(p) for p, _ in prepared["base"][1])
+        times: dict[str, list[float]] = {"base": [], "new": []}
+        for rep in range(args.reps):
+            for tag in ("base", "new") if rep % 2 == 0 else ("new", "base"):
+                module, sets, rewards = prepared[tag]
+                t0 = time.process_time()
+                for preds, problems in sets:
+                    module.categorize_set(preds, problems, rewards, 1)
+                times[tag].append(time.process_time() - t0)
+        base, new = (statistics.median(times[t]) for t in ("base", "new"))
+        print(
+            f"{name:<9} n={n:<6} base {n / base:>10,.0f}/s  new {n / new:>10,.0f}/s"
+            f"  new/base {base / new:.3f}  (1 thread, CPU time, median of {args.reps})"
+        )
+
+
+if __name__ == "__main__":
+    main()
