@@ -9,7 +9,7 @@ import os
 import warnings
 from types import ModuleType
 
-_EXPECTED_ABI = 3
+_EXPECTED_ABI = 4
 _native: ModuleType | None = None
 _reason: str | None = None
 
