@@ -18,6 +18,8 @@ import statistics
 import time
 from pathlib import Path
 
+from tl_fast.reward.categorize import _make_verdict
+
 DATA = Path(__file__).resolve().parent.parent / "tests" / "reward" / "data"
 AUTHORS = [-2, -2, -1.5, -1.5, -1.8, -1.3, -1.3, -1.0, -0.8, -0.5, -0.5, -0.25, 1.0]
 
@@ -75,15 +77,17 @@ def main() -> None:
                 )
                 for preds, tools, golds, proto, cat in batches
             ]
-            prepared[tag] = (module, sets, rewards)
+            # ABI 4 builds the Verdict objects in C++ (timed); older builds return tuples (wrapped untimed)
+            extra = (_make_verdict,) if module.ABI_VERSION >= 4 else ()
+            prepared[tag] = (module, sets, rewards, extra)
         n = sum(len(p) for p, _ in prepared["base"][1])
         times: dict[str, list[float]] = {"base": [], "new": []}
         for rep in range(args.reps):
             for tag in ("base", "new") if rep % 2 == 0 else ("new", "base"):
-                module, sets, rewards = prepared[tag]
+                module, sets, rewards, extra = prepared[tag]
                 t0 = time.process_time()
                 for preds, problems in sets:
-                    module.categorize_set(preds, problems, rewards, 1)
+                    module.categorize_set(preds, problems, rewards, 1, *extra)
                 times[tag].append(time.process_time() - t0)
         base, new = (statistics.median(times[t]) for t in ("base", "new"))
         print(

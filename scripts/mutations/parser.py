@@ -10,6 +10,7 @@ FORMATS = "tests/reward/test_reward_formats.py"
 CACHE = "tests/reward/test_reward_cache.py"
 _MIX = """    w.mix(uint64_t(options.protocol) * 31 + uint64_t(options.string_match));
     w.mix(std::hash<std::string>()(options.bfcl_category));
+    w.mix(uint64_t(options.bfcl.mode) * 2 + uint64_t(options.bfcl.underscore_to_dot));
 """
 _CACHE_KEY = (
     _MIX
@@ -133,7 +134,7 @@ MUTATIONS = [
     # ---- Python grammar, ast.unparse, BFCL arithmetic ----
     Mutation(
         id="imaginary-literal-rejected",
-        file="csrc/toolcall/python_tokens.cpp",
+        file="csrc/toolcall/python_plain.cpp",
         old="if ((peek() | 0x20) == 'j') {  // an imaginary literal: parses, never a value",
         new="if ((peek() | 0x20) == 'j') { return fail_at(start, \"complex numbers are not supported\");",
         tests=[f"{PARSE}::test_bfcl_decoder_reads_python_as_ast_does"],
@@ -202,6 +203,27 @@ MUTATIONS = [
         new=_CACHE_KEY.replace(_MIX, "").replace(" || !same_options(e.options, options)", ""),
         tests=[f"{CACHE}::test_protocol_and_string_match_are_part_of_the_key"],
         why="the protocol and string matching are left out of the key: a TL problem serves a BFCL batch",
+        native=True,
+    ),
+    Mutation(
+        id="cache-key-without-bfcl-mode",
+        file="csrc/python/problem_cache.cpp",
+        old="""a.bfcl_category == b.bfcl_category &&
+           a.bfcl.mode == b.bfcl.mode && a.bfcl.underscore_to_dot == b.bfcl.underscore_to_dot;""",
+        new="a.bfcl_category == b.bfcl_category;",
+        tests=[f"{CACHE}::test_bfcl_mode_and_underscore_to_dot_are_part_of_the_key"],
+        why="entries differing only in BFCL mode / underscore_to_dot are the same entry: an FC problem "
+        "(dotted names matched) serves a prompt-mode batch",
+        native=True,
+    ),
+    Mutation(
+        id="constant-keeps-missing-kind",
+        file="csrc/toolcall/python_atoms.cpp",
+        old="""            out->kind = K::Const;  // (the caller may have marked *out Missing""",
+        new="""            // (the caller may have marked *out Missing""",
+        tests=[PARSE],
+        why="True/False in a slot a caller marked Missing (slice part, default) stay Missing: the constant "
+        "is dropped and native disagrees with ast.parse",
         native=True,
     ),
 ]

@@ -167,3 +167,23 @@ def test_protocol_and_string_match_are_part_of_the_key():
     assert categorize_batch([pred], [t], [g], protocol="tl")[0].category == "value_error"
     assert categorize_batch([pred], [t], [g], protocol="tl", string_match="normalize")[0].correct
     assert stats()["entries"] == 3
+
+
+def test_bfcl_mode_and_underscore_to_dot_are_part_of_the_key():
+    # BFCL's underscore_to_dot: an FC model that may not emit '.' calls the tool "weather.get" as weather_get
+    t = [dict(tools()[0], name="weather.get")]
+    g = [{"weather.get": {"city": ["Paris"], "days": [3, ""]}}]
+    pred = "[weather_get(city='Paris')]"
+    for _ in range(2):  # the second round is served from the cache: each key must still get its own problem
+        assert verdict(pred, t, g, underscore_to_dot=True)[0]
+        assert not verdict(pred, t, g, underscore_to_dot=False)[0]
+        fc = categorize_batch(
+            ['[{"weather_get": "{\\"city\\": \\"Paris\\"}"}]'],
+            [t],
+            [g],
+            protocol="bfcl",
+            bfcl_category="simple_python",
+            bfcl_mode="fc",
+        )[0]
+        assert fc.correct  # FC mode: BFCL's FC handler layout, underscore_to_dot on by default
+    assert stats()["entries"] == 3
