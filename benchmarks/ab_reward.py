@@ -18,8 +18,6 @@ import statistics
 import time
 from pathlib import Path
 
-from tl_fast.reward.categorize import _make_verdict
-
 DATA = Path(__file__).resolve().parent.parent / "tests" / "reward" / "data"
 AUTHORS = [-2, -2, -1.5, -1.5, -1.8, -1.3, -1.3, -1.0, -0.8, -0.5, -0.5, -0.25, 1.0]
 
@@ -77,8 +75,8 @@ def main() -> None:
                 )
                 for preds, tools, golds, proto, cat in batches
             ]
-            # ABI 4 builds the Verdict objects in C++ (timed); older builds return tuples (wrapped untimed)
-            extra = (_make_verdict,) if module.ABI_VERSION >= 4 else ()
+            # ABI 4 makes each distinct verdict through a callback; older builds return tuples
+            extra = ((lambda *v: v),) if module.ABI_VERSION >= 4 else ()
             prepared[tag] = (module, sets, rewards, extra)
         n = sum(len(p) for p, _ in prepared["base"][1])
         times: dict[str, list[float]] = {"base": [], "new": []}

@@ -34,13 +34,15 @@ bool read_call_object(const Value& v, ToolCall* out, std::string* error) {
     return true;
 }
 
-bool call_from_arguments(Reader& r, std::string name, const Value& args, size_t begin, size_t end) {
+bool call_from_arguments(Reader& r, std::string name, Value&& args, size_t begin, size_t end) {
     if (args.kind != Value::Kind::Dict) return r.fail(begin, "call arguments must be a JSON object");
     ToolCall call;
     call.name = std::move(name);
     call.begin = begin;
     call.end = end;
-    for (size_t k = 0; k < args.keys.size(); ++k) call.arguments.emplace_back(args.keys[k].s, args.items[k]);
+    call.arguments.reserve(args.keys.size());
+    for (size_t k = 0; k < args.keys.size(); ++k)  // moved, not copied: a ReAct input is all arguments
+        call.arguments.emplace_back(std::move(args.keys[k].s), std::move(args.items[k]));
     return r.add(std::move(call));
 }
 

@@ -31,7 +31,7 @@ bool function_blocks(Reader& r, size_t open, size_t e) {
         const size_t args_b = lex::skip_space(t, gt + 1, body_e), args_e = lex::trim_end(t, args_b, body_e);
         if (!parse_json(t.substr(args_b, args_e - args_b), args_b, &args, &err)) return r.fail(err.offset, err.reason);
         const size_t end = close == std::string_view::npos ? e : close + kFunctionEnd.size();
-        if (!call_from_arguments(r, std::string(t.substr(name_b, name_e - name_b)), args, open, end)) return false;
+        if (!call_from_arguments(r, std::string(t.substr(name_b, name_e - name_b)), std::move(args), open, end)) return false;
         if (close == std::string_view::npos) break;
         open = t.find(kFunction, end);
     }

@@ -28,7 +28,7 @@ bool named_call(Reader& r, size_t b, size_t e) {
     Value args;
     ParseError err;
     if (!parse_json(t.substr(q, e - q), q, &args, &err)) return r.fail(err.offset, err.reason);
-    return call_from_arguments(r, std::move(name), args, b, e);
+    return call_from_arguments(r, std::move(name), std::move(args), b, e);
 }
 
 }  // namespace

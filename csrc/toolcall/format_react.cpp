@@ -34,7 +34,7 @@ bool read_react(Reader& r, size_t b, size_t e) {
         if (!parser.value_at(&pos, &args)) return r.fail(parser.error().offset, parser.error().reason);
         if (lex::skip_space(t, pos, arg_e) != arg_e) return r.fail(pos, "text after the Action Input JSON");
         if (args.kind != Value::Kind::Dict) return r.fail(arg_b, "Action Input must be a JSON object");
-        if (!call_from_arguments(r, std::string(t.substr(name_b, name_e - name_b)), args, action, pos)) return false;
+        if (!call_from_arguments(r, std::string(t.substr(name_b, name_e - name_b)), std::move(args), action, pos)) return false;
         action = next;
     }
     return true;

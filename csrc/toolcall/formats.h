@@ -45,6 +45,6 @@ bool read_mistral(Reader& r, size_t b, size_t e);       // format_mistral.cpp
 bool read_react(Reader& r, size_t b, size_t e);         // format_react.cpp
 
 // JSON arguments (an object) of a call whose name was read elsewhere (ReAct, Mistral, Llama <function=...>).
-bool call_from_arguments(Reader& r, std::string name, const Value& args, size_t begin, size_t end);
+bool call_from_arguments(Reader& r, std::string name, Value&& args, size_t begin, size_t end);  // moves args
 
 }  // namespace tl_fast

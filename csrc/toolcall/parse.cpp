@@ -75,7 +75,7 @@ bool read_auto(Reader& r, size_t b, size_t e) {
     ParseResult plain;
     plain.ok = true;
     Reader plain_reader{r.text, &plain, r.depth};
-    if (read_plain(plain_reader, b, e) && !plain.calls.empty()) {
+    if (read_plain(plain_reader, b, e, Plain::Any, /*prose_ok=*/false) && !plain.calls.empty()) {  // no prose scan
         *r.result = std::move(plain);
         return true;
     }
