@@ -176,7 +176,9 @@ def run(cfg: TrainConfig, should_stop=None) -> RunResult:
                 should_stop=stop,
             )
     if not interrupted:  # every process merges a LoRA policy, so all return the same kind of model
-        policy = save_final(policy, tokenizer, run_dir / "final", write=main)
+        # a PPO adapter after LoRA SFT sits on merged SFT weights that no saved model holds
+        adapter_base = None if {"sft", "ppo"} <= set(stages) else cfg.model.model
+        policy = save_final(policy, tokenizer, run_dir / "final", write=main, base_model=adapter_base)
     if main:
         header["interrupted"] = str(interrupted)
         report = write_report(run_dir, metrics, header)
