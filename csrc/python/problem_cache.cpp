@@ -171,10 +171,14 @@ bool same_leaf(uint8_t tag, PyObject* a, PyObject* b) {
     return eq == 1;
 }
 
-bool same_options(const Options& a, const Options& b) {
-    return a.protocol == b.protocol && a.string_match == b.string_match && a.bfcl_category == b.bfcl_category &&
-           a.bfcl.mode == b.bfcl.mode && a.bfcl.underscore_to_dot == b.bfcl.underscore_to_dot;
+// Every option build_problem reads, in one string: the key's hash and its comparison both use it.
+std::string options_key(const Options& o) {
+    std::string key{char('0' + int(o.protocol)), char('0' + int(o.string_match)), char('0' + int(o.bfcl.mode)),
+                    char('0' + int(o.bfcl.underscore_to_dot))};
+    return key + o.bfcl_category;
 }
+
+bool same_options(const Options& a, const Options& b) { return options_key(a) == options_key(b); }
 
 }  // namespace
 
@@ -195,9 +199,7 @@ std::shared_ptr<const Problem> ProblemCache::get(PyObject* tools, PyObject* gold
     Walker w{&tokens};
     w.tools(tools);
     w.full(gold, 0);
-    w.mix(uint64_t(options.protocol) * 31 + uint64_t(options.string_match));
-    w.mix(std::hash<std::string>()(options.bfcl_category));
-    w.mix(uint64_t(options.bfcl.mode) * 2 + uint64_t(options.bfcl.underscore_to_dot));
+    w.mix(std::hash<std::string>()(options_key(options)));
     if (!w.ok) {
         ++uncacheable;
         return build(tools, gold, options, item);

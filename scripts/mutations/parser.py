@@ -8,9 +8,7 @@ from scripts.mutations import Mutation
 PARSE = "tests/reward/test_reward_parse.py"
 FORMATS = "tests/reward/test_reward_formats.py"
 CACHE = "tests/reward/test_reward_cache.py"
-_MIX = """    w.mix(uint64_t(options.protocol) * 31 + uint64_t(options.string_match));
-    w.mix(std::hash<std::string>()(options.bfcl_category));
-    w.mix(uint64_t(options.bfcl.mode) * 2 + uint64_t(options.bfcl.underscore_to_dot));
+_MIX = """    w.mix(std::hash<std::string>()(options_key(options)));
 """
 _CACHE_KEY = (
     _MIX
@@ -208,12 +206,12 @@ MUTATIONS = [
     Mutation(
         id="cache-key-without-bfcl-mode",
         file="csrc/python/problem_cache.cpp",
-        old="""a.bfcl_category == b.bfcl_category &&
-           a.bfcl.mode == b.bfcl.mode && a.bfcl.underscore_to_dot == b.bfcl.underscore_to_dot;""",
-        new="a.bfcl_category == b.bfcl_category;",
+        old="""char('0' + int(o.bfcl.mode)),
+                    char('0' + int(o.bfcl.underscore_to_dot))};""",
+        new="};",
         tests=[f"{CACHE}::test_bfcl_mode_and_underscore_to_dot_are_part_of_the_key"],
-        why="entries differing only in BFCL mode / underscore_to_dot are the same entry: an FC problem "
-        "(dotted names matched) serves a prompt-mode batch",
+        why="BFCL mode and underscore_to_dot are left out of the key: an FC problem (dotted names matched) "
+        "serves a prompt-mode batch",
         native=True,
     ),
     Mutation(
