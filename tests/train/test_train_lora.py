@@ -35,5 +35,11 @@ def test_lora_sft_then_ppo_saves_a_loadable_merged_model(tmp_path):
         assert torch.equal(tensor, ours[name]), name
     assert not any("lora" in name for name in ours)  # merged, not wrapped
 
-    with pytest.raises(ValueError, match="LoRA run inside PPO"):
+    from tl_fast._cli import UserError
+
+    # a finished run is not resumed; one stopped inside LoRA PPO cannot be
+    with pytest.raises(UserError, match="already finished"):
+        run(parse_args([*LORA, "--output-dir", str(tmp_path / "r"), "--resume"]))
+    (tmp_path / "r/final").rename(tmp_path / "r/final-moved")
+    with pytest.raises(UserError, match="stopped inside PPO of a LoRA run"):
         run(parse_args([*LORA, "--output-dir", str(tmp_path / "r"), "--resume"]))

@@ -110,8 +110,10 @@ def run_ppo(
     seed: int,
     start_step: int = 0,
     should_stop=lambda step: False,
+    resume_state: dict | None = None,
 ) -> bool:
     """The IRM-PPO loop; returns True if it was interrupted. `ref_policy=None` = LoRA (adapters disabled).
+    `resume_state`: the trainer state of the checkpoint at `start_step` (optimizer moments).
 
     Under several processes (DDP) each one rolls out and updates on its share of every rollout and minibatch;
     DDP all-reduces the gradients, so the replicas stay equal. Metrics cover all processes.
@@ -135,18 +137,21 @@ def run_ppo(
         if getattr(cfg, name) % world:
             raise ValueError(f"--ppo-{name.replace('_', '-')} {getattr(cfg, name)} is not a multiple of the "
                              f"{world} processes")  # fmt: skip
-    if world > 1:
-        torch.manual_seed(seed + 1000003 * rank + start_step)  # each process samples different responses
     actor_opt = make_optimizer(policy.parameters(), cfg.actor_lr, 0.0, 0.95)
     critic_opt = make_optimizer(critic.parameters(), cfg.critic_lr, 0.0, 0.95)
     actor, actor_opt, critic_model, critic_opt = accelerator.prepare(
         PolicyLogprobs(policy), actor_opt, critic, critic_opt
     )
-    # The prompt picks and minibatch orders come from one generator seeded alike on every process.
-    generator = torch.Generator().manual_seed(seed + start_step)
+    if resume_state is not None:
+        actor_opt.load_state_dict(resume_state["actor_optimizer"])
+        critic_opt.load_state_dict(resume_state["critic_optimizer"])
     metrics.truncate_after("ppo", start_step)
     bar = tqdm(total=cfg.steps, initial=start_step, desc="ppo", disable=not accelerator.is_main_process)
     for step in range(start_step + 1, cfg.steps + 1):
+        # Seeded by step, so a resumed run draws what the uninterrupted one drew: the prompt picks and
+        # minibatch orders alike on every process, the sampled responses differently per process.
+        generator = torch.Generator().manual_seed(seed + step)
+        torch.manual_seed(seed + 1000003 * (rank + 1) + step)
         pick = torch.randint(len(items), (cfg.rollout_batch,), generator=generator).tolist()
         share = pick[rank * len(pick) // world : (rank + 1) * len(pick) // world]
         exp = generate_experience_for(policy, ref_policy, critic, tokenizer, [items[i] for i in share], cfg)
@@ -181,7 +186,12 @@ def run_ppo(
         interrupted = should_stop(step)
         if interrupted or step % run.save_every == 0 or step == cfg.steps:
             if accelerator.is_main_process:
-                save_checkpoint(run_dir, "ppo", step, policy, tokenizer, {"critic": critic.state_dict()})
+                state = {
+                    "critic": critic.state_dict(),
+                    "actor_optimizer": actor_opt.state_dict(),
+                    "critic_optimizer": critic_opt.state_dict(),
+                }
+                save_checkpoint(run_dir, "ppo", step, policy, tokenizer, state)
             accelerator.wait_for_everyone()
         if interrupted:
             bar.close()
