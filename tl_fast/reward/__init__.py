@@ -15,6 +15,7 @@ from tl_fast.reward.categorize import (
     categorize_batch,
     categorize_prepared,
     prepare,
+    set_problem_cache_size,
 )
 from tl_fast.reward.parse import ParseError, ToolCall, parse_tool_calls
 from tl_fast.reward.table import CATEGORIES, RewardTable
@@ -32,4 +33,5 @@ __all__ = [
     "categorize_prepared",
     "parse_tool_calls",
     "prepare",
+    "set_problem_cache_size",
 ]
