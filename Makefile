@@ -10,10 +10,10 @@ VENV       ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PY         := $(VENV)/bin/python
 STAMP      := $(VENV)/.tl_fast-installed
-NATIVE_SRC := $(wildcard csrc/*.cpp csrc/*.h)
+NATIVE_SRC := $(wildcard csrc/*.cpp csrc/*.h csrc/*/*.cpp csrc/*/*.h)
 ASAN_BUILD := build/asan
 
-.PHONY: demo test install ctest lint pytest bench clean
+.PHONY: demo test install ctest lint pytest bench clean gpu-check
 
 demo: $(STAMP)
 	$(PY) -m tl_fast.train $(ARGS)
@@ -40,6 +40,15 @@ lint: $(STAMP)
 
 pytest: $(STAMP)
 	$(PY) -m pytest -q $(PYTEST_ARGS)
+
+# On a GPU machine, with its own python (no venv, no network): gpu-marked tests and the kernel benchmarks,
+# rows + plots + summary.md in GPU_OUT. Wheels it lacks (Liger, CCE) come from GPU_WHEELS when present.
+GPU_PY     ?= python3
+GPU_OUT    ?= benchmarks/results/gpu_check
+GPU_WHEELS ?= $(firstword $(wildcard shared/wheels-gpu ../shared/wheels-gpu))
+
+gpu-check:
+	$(GPU_PY) benchmarks/gpu_check.py --out $(GPU_OUT) $(if $(GPU_WHEELS),--wheels $(GPU_WHEELS))
 
 clean:
 	rm -rf build dist *.egg-info tl_fast/*.so

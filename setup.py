@@ -8,6 +8,7 @@ import os
 from pathlib import Path
 
 from setuptools import find_namespace_packages, setup
+from setuptools.command.build_py import build_py
 
 ROOT = Path(__file__).parent
 NO_NATIVE = os.environ.get("TL_FAST_NO_NATIVE", "0") not in ("", "0")
@@ -18,8 +19,10 @@ def native_extensions():
         return [], {}
     from pybind11.setup_helpers import Pybind11Extension, build_ext
 
-    # Every csrc/*.cpp goes into the module (bindings.cpp is the glue); CMakeLists.txt globs the same.
-    sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc").glob("*.cpp"))
+    # Every csrc/**/*.cpp but the C++ tests goes into the module (bindings.cpp and python/ are the glue);
+    # CMakeLists.txt globs the same.
+    cpp = (ROOT / "csrc").rglob("*.cpp")
+    sources = sorted(str(p.relative_to(ROOT)) for p in cpp if "tests" not in p.relative_to(ROOT).parts)
     ext = Pybind11Extension(
         "tl_fast._native",
         sources,
@@ -30,7 +33,19 @@ def native_extensions():
     return [ext], {"build_ext": build_ext}
 
 
+class build_py_marking(build_py):
+    """With TL_FAST_NO_NATIVE, leaves tl_fast/_native_skipped in the installed copy, so the run-time notice
+    can say that the variable chose the Python fallback (instead of reporting a failed import)."""
+
+    def run(self):
+        super().run()
+        if NO_NATIVE:
+            marker = Path(self.build_lib) / "tl_fast" / "_native_skipped"
+            marker.write_text("built with TL_FAST_NO_NATIVE set: no C++ extension\n")
+
+
 ext_modules, cmdclass = native_extensions()
+cmdclass = {**cmdclass, "build_py": build_py_marking}
 # Asset folders (tokenizer, vendored data, benchmarks) are data-only namespace packages.
 packages = find_namespace_packages(include=["tl_fast*"], exclude=["tl_fast.kernels*", "*__pycache__*"])
 packages.append("tl_fast.kernels")

@@ -1,20 +1,25 @@
 """Fused linear cross-entropy with token weights (PKT-SFT loss): tl_fast vs torch, peers and the GEMM floor.
 
-    python benchmarks/bench_cross_entropy.py            # H100 run: H=4096, V in {32016, 128256}, N 4k..32k
+    python benchmarks/bench_cross_entropy.py            # GPU run: H=4096, V in {32016, 128256}, N 4k..32k
     python benchmarks/bench_cross_entropy.py --quick    # toy shapes, any device: checks the script end to end
-    python benchmarks/bench_cross_entropy.py --shapes 16384,4096,128256 --chunk-size 512 --providers tl_fast
+    python benchmarks/bench_cross_entropy.py --shapes 16384,4096,128256 --workspace-mib 150,1280 \
+        --providers gemm_floor,tl_fast,liger   # two workspace settings: the time/memory curve
 
-Providers: tl_fast (fused_linear_cross_entropy with token weights), torch_eager (F.linear + F.cross_entropy
-on fp32 logits, weighted), torch_compile (the same function compiled), liger (Liger-Kernel FLCE, which takes
-no token weights: timed without them), cce (Cut Cross-Entropy, reduction="none" then weighted), gemm_floor
-(the three cuBLAS GEMMs alone: logits, grad_hidden, grad_weight). Peers are skipped when not installed.
+Providers: tl_fast (fused_linear_cross_entropy with token weights; one provider per --workspace-mib setting,
+named tl_fast@<MiB>, the planner's choice recorded in the row), torch_eager (F.linear + F.cross_entropy on
+fp32 logits, weighted), torch_compile (the same function compiled), liger (Liger-Kernel >= 0.8.2 FLCE with
+reduction="none" and the token weights applied after, its only correct weighted form), cce (Cut
+Cross-Entropy, reduction="none" then weighted), gemm_floor (the three cuBLAS GEMMs alone: logits,
+grad_hidden, grad_weight). Peers are skipped, with the reason printed, when not installed.
 Modes: "fwd" = loss only under torch.no_grad() (2*N*H*V FLOPs), "full" = forward + backward (6*N*H*V FLOPs).
-Rows go to benchmarks/results/<name>.csv (appended, with device, versions, git SHA, date) and a PNG per run.
+peak_mem_mb is the memory the call allocates beyond what existed before it (for "full": the gradients too).
+Rows go to <--out>/<name>.csv (appended, with device, versions, git SHA, date) and a PNG per run.
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -27,12 +32,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from harness import RESULTS_DIR, Measurement, measure, print_table, write_results  # noqa: E402
 
+from tl_fast.kernels.linear_cross_entropy import Problem, device_spec, plan_forward  # noqa: E402
 from tl_fast.losses import fused_linear_cross_entropy  # noqa: E402
 
 BENCH = "fused_linear_ce"
 FULL_SHAPES = [(n, 4096, v) for v in (32016, 128256) for n in (4096, 8192, 16384, 32768)]
 QUICK_SHAPES = [(256, 64, 1000), (512, 64, 1000)]
 PROVIDERS = ("gemm_floor", "tl_fast", "torch_eager", "torch_compile", "liger", "cce")
+LIGER_MIN = (0, 8, 2)  # reduction="none" with a correct backward
 
 
 def weighted_ce_fp32(hidden, weight, labels, weights):
@@ -42,34 +49,47 @@ def weighted_ce_fp32(hidden, weight, labels, weights):
     return (rows * w).sum() / w.sum()
 
 
-def make_provider(name: str, chunk_size: int | None) -> Callable | None:
-    """loss_fn(hidden, weight, labels, weights) -> scalar loss, or None when the provider is unavailable."""
+def _weighted(rows, labels, weights):
+    w = weights * (labels != -100)
+    return (rows * w).sum() / w.sum()
+
+
+def make_provider(name: str, workspace: int | None = None) -> Callable | str:
+    """loss_fn(hidden, weight, labels, weights) -> scalar loss, or a string saying why it is unavailable."""
     if name == "tl_fast":
-        return lambda h, w, y, tw: fused_linear_cross_entropy(h, w, y, tw, chunk_size=chunk_size)
+        return lambda h, w, y, tw: fused_linear_cross_entropy(h, w, y, tw, max_workspace_bytes=workspace)
     if name == "torch_eager":
         return weighted_ce_fp32
     if name == "torch_compile":
         return torch.compile(weighted_ce_fp32, dynamic=False)
     if name == "liger":
         try:
+            version = importlib.metadata.version("liger-kernel")
             from liger_kernel.transformers.fused_linear_cross_entropy import LigerFusedLinearCrossEntropyLoss
-        except ImportError:
-            return None
-        liger = LigerFusedLinearCrossEntropyLoss()
-        return lambda h, w, y, tw: liger(w, h, y)  # no token weights in Liger's FLCE
+        except (ImportError, importlib.metadata.PackageNotFoundError):
+            return "liger-kernel is not installed"
+        if tuple(int(x) for x in version.split(".")[:3] if x.isdigit()) < LIGER_MIN:
+            return f"liger-kernel {version} < 0.8.2 (no correct reduction='none' backward)"
+        liger = LigerFusedLinearCrossEntropyLoss(reduction="none")
+        return lambda h, w, y, tw: _weighted(liger(w, h, y), y, tw)
     if name == "cce":
         try:
             from cut_cross_entropy import linear_cross_entropy
         except ImportError:
-            return None
-
-        def cce(h, w, y, tw):
-            rows = linear_cross_entropy(h, w, y, reduction="none")
-            tw = tw * (y != -100)
-            return (rows * tw).sum() / tw.sum()
-
-        return cce
+            return "cut-cross-entropy is not installed"
+        return lambda h, w, y, tw: _weighted(linear_cross_entropy(h, w, y, reduction="none"), y, tw)
     raise ValueError(f"unknown provider {name!r}; expected one of {PROVIDERS}")
+
+
+def provider_list(names: list[str], workspaces_mib: list[int]) -> list[tuple[str, str, int | None]]:
+    """[(row provider name, provider, workspace bytes)]: tl_fast once per workspace setting."""
+    out = []
+    for n in names:
+        if n == "tl_fast" and workspaces_mib:
+            out += [(f"tl_fast@{m}MiB", n, m * 2**20) for m in workspaces_mib]
+        else:
+            out.append((n, n, None))
+    return out
 
 
 def gemm_floor_fns(hidden, weight):
@@ -99,7 +119,8 @@ def make_inputs(N, H, V, dtype, device, seed=0):
     return hidden, weight, labels.to(device), weights
 
 
-def bench_shape(N, H, V, dtype, device, providers, chunk_size, cpu_reps) -> list[Measurement]:
+def bench_shape(N, H, V, dtype, device, providers, cpu_reps, sink=None) -> list[Measurement]:
+    """Rows of every provider at one shape; `sink(rows)` gets each provider's rows as soon as they exist."""
     hidden, weight, labels, weights = make_inputs(N, H, V, dtype, device)
     shape = f"N={N},H={H},V={V},{str(dtype).removeprefix('torch.')}"
     flops = {"fwd": 2.0 * N * H * V, "full": 6.0 * N * H * V}
@@ -109,13 +130,13 @@ def bench_shape(N, H, V, dtype, device, providers, chunk_size, cpu_reps) -> list
     def clear_grads():
         hidden.grad = weight.grad = None
 
-    for name in providers:
+    for row_name, name, workspace in providers:
         if name == "gemm_floor":
             fns = dict(zip(("fwd", "full"), gemm_floor_fns(hidden.detach(), weight.detach()), strict=False))
         else:
-            loss_fn = make_provider(name, chunk_size)
-            if loss_fn is None:
-                print(f"skip {name}: not installed")
+            loss_fn = make_provider(name, workspace)
+            if isinstance(loss_fn, str):
+                print(f"skip {name}: {loss_fn}")
                 continue
 
             def fwd(loss_fn=loss_fn):
@@ -132,7 +153,7 @@ def bench_shape(N, H, V, dtype, device, providers, chunk_size, cpu_reps) -> list
             if device == "cuda":
                 torch.cuda.empty_cache()
             try:
-                m = measure(fn, bench=BENCH, provider=name, mode=mode, shape=shape, flops=flops[mode],
+                m = measure(fn, bench=BENCH, provider=row_name, mode=mode, shape=shape, flops=flops[mode],
                             cpu_reps=cpu_reps)  # fmt: skip
             except torch.OutOfMemoryError:
                 print(f"skip {name} {mode} {shape}: out of memory")
@@ -144,10 +165,18 @@ def bench_shape(N, H, V, dtype, device, providers, chunk_size, cpu_reps) -> list
                 floor[mode] = m.ms_p50
             if mode in floor:
                 m.extra["x_gemm_floor"] = f"{m.ms_p50 / floor[mode]:.3f}"
-            m.extra["token_weights"] = "no" if name in ("liger", "gemm_floor") else "yes"
-            if name == "tl_fast" and chunk_size:
-                m.extra["chunk_size"] = chunk_size
+            m.extra["token_weights"] = "no" if name == "gemm_floor" else "yes"
+            if name == "tl_fast":
+                problem = Problem(N, H, V, dtype, dtype, True, True)
+                plan, cost = plan_forward(
+                    problem, device_spec(hidden.device), workspace, grads=mode == "full"
+                )
+                m.extra["plan"] = f"{'fused' if plan.fused else 'two-phase'}:{plan.rows}x{plan.cols}"
+                m.extra["workspace_mb"] = f"{cost.workspace / 1e6:.0f}"
+                m.extra["model_ms"] = f"{cost.seconds * 1e3:.1f}"
             rows.append(m)
+            if sink is not None:
+                sink([m])
         clear_grads()
     return rows
 
@@ -191,8 +220,9 @@ def main(argv: list[str] | None = None) -> None:
     )
     ap.add_argument("--dtype", default=None, choices=["bfloat16", "float16", "float32"])
     ap.add_argument(
-        "--chunk-size", type=int, default=None, help="tl_fast rows per chunk (default: heuristic)"
-    )
+        "--workspace-mib", default="", help="comma-separated tl_fast max_workspace_bytes settings in MiB "
+        "(one tl_fast provider each; default: the library default only)",
+    )  # fmt: skip
     ap.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder (CSV + PNG)")
     ap.add_argument("--name", default="cross_entropy", help="CSV/PNG base name")
     ap.add_argument("--cpu-reps", type=int, default=5)
@@ -209,15 +239,20 @@ def main(argv: list[str] | None = None) -> None:
     if "gemm_floor" in providers:  # measured first so every row can carry its ratio to the floor
         providers.remove("gemm_floor")
         providers.insert(0, "gemm_floor")
+    try:
+        workspaces = [int(x) for x in args.workspace_mib.split(",") if x.strip()]
+    except ValueError:
+        ap.error(f"--workspace-mib wants integers like 150,1280, got {args.workspace_mib!r}")
 
     rows: list[Measurement] = []
+    sink = lambda new: write_results(new, args.name, args.out)  # noqa: E731  (a timeout keeps what ran)
     for N, H, V in shapes:
-        rows += bench_shape(N, H, V, dtype, device, providers, args.chunk_size, args.cpu_reps)
+        rows += bench_shape(N, H, V, dtype, device, provider_list(providers, workspaces), args.cpu_reps, sink)
     print_table(rows)
     for r in rows:
         if "x_gemm_floor" in r.extra:
             print(f"{r.provider:<14}{r.mode:<6}{r.shape:<34} x floor {r.extra['x_gemm_floor']}")
-    csv_path = write_results(rows, args.name, args.out)
+    csv_path = args.out / f"{args.name}.csv"
     png_path = args.out / f"{args.name}.png"
     plot(rows, png_path)
     print(f"wrote {csv_path} and {png_path}")

@@ -32,7 +32,7 @@ if not CUDA:
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from harness import Measurement, measure, print_table, write_results  # noqa: E402
+from harness import RESULTS_DIR, Measurement, measure, print_table, write_results  # noqa: E402
 
 import tl_fast  # noqa: E402
 from tl_fast.kernels.ppo import gae_torch  # noqa: E402
@@ -240,6 +240,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--quick", action="store_true", help="toy shapes; runs on CPU; never writes rows")
     parser.add_argument("--only", default="gae,policy_loss,logprobs", help="comma-separated sections")
     parser.add_argument("--no-save", action="store_true", help="print the table only")
+    parser.add_argument("--out", type=Path, default=RESULTS_DIR, help="results folder for ppo.csv")
     args = parser.parse_args(argv)
     if not CUDA and not args.quick:
         parser.error("full-size shapes need a CUDA device; use --quick on CPU")
@@ -263,7 +264,7 @@ def main(argv: list[str] | None = None) -> None:
         if r.extra:
             print(f"{r.bench:<12}{r.provider:<20}" + " ".join(f"{k}={v}" for k, v in r.extra.items()))
     if not (args.quick or args.no_save):
-        print(f"rows appended to {write_results(rows, 'ppo')}")
+        print(f"rows appended to {write_results(rows, 'ppo', args.out)}")
 
 
 if __name__ == "__main__":

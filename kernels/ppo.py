@@ -15,11 +15,14 @@ response tokens (for right-padded rows this equals the per-step loop of TRL / Op
     adv(t_k) = A_k,  ret(t_k) = A_k + V(t_k);  adv = ret = 0 at every position with mask == 0.
 Rewards and values at masked positions are never read into the result.
 
-The kernel turns both backward recursions into reverse affine scans x_t = a_t * x_{t+1} + b_t, which compose
-associatively ((a1, b1) after (a2, b2) = (a1 a2, a1 b2 + b1)), so a tile of BLOCK_T steps is one
-`tl.associative_scan` in registers and tiles are chained right to left through one carried value per row:
+The kernel turns both backward recursions into affine maps x_t = a_t * x_{t+1} + b_t, which compose
+associatively ((a1, b1) after (a2, b2) = (a1 a2, a1 b2 + b1)). A tile of BLOCK_T steps is loaded in reverse
+time order (its latest step first), so the recursion becomes a *forward* `tl.associative_scan` in registers,
+and tiles are chained right to left through one carried value per row:
     next response value  nv_t = mask(t+1) ? V(t+1) : nv_{t+1}      (a, b) = (1 - m(t+1), m(t+1) V(t+1))
     advantage carry      z_t  = mask(t) ? delta_t + g l z_{t+1} : z_{t+1}   (a, b) = (m ? g l : 1, m delta_t)
+Forward, not `reverse=True`: Triton issue #4362 reports wrong reverse scans with a non-commutative combine
+like this one on GPUs, which the interpreter does not show.
 
 Policy loss per token (PPO-clip, Schulman et al. 2017 eq. 7; dual clip: Ye et al. 2020, AAAI), with
 rho = exp(logp - old_logp), A the advantage, e_lo / e_hi the clip range and c > 1 the dual clip:
@@ -46,6 +49,7 @@ from tl_fast._dispatch import use_triton
 
 MAX_BLOCK_T = 1024  # GAE tile length: 8 fp32 per thread per operand at 4 warps
 LOSS_BLOCK = 1024  # tokens per program in the loss kernels
+FP_FUSION = True  # passed to every launch: Triton 3.10 changes the default; tolerances were set with FMA on
 
 # Columns of the per-program partial sums written by the loss kernels. Sums, except the last column: a max.
 POLICY_STATS = ("count", "loss", "clipped", "dual_clipped", "approx_kl", "ratio", "ratio_max")
@@ -68,10 +72,11 @@ def _as_rows(x: Tensor, name: str, shape: torch.Size) -> Tensor:
 
 
 @triton.jit
-def _affine_combine(a_later, b_later, a_here, b_here):
-    # In a reverse scan the running element (the steps after t, x_{t+1} = a' X + b') arrives first and step t
-    # (x_t = a x_{t+1} + b) second; the composition is x_t = (a a') X + (a b' + b).
-    return a_here * a_later, a_here * b_later + b_here
+def _affine_combine(a_prev, b_prev, a_here, b_here):
+    # Scan order is reverse time: the running element (steps after t: x_{t+1} = a' X + b', X the carry into
+    # the tile) comes first, step t (x_t = a x_{t+1} + b) second; their composition is
+    # x_t = (a a') X + (a b' + b).
+    return a_here * a_prev, a_here * b_prev + b_here
 
 
 @triton.jit
@@ -104,11 +109,12 @@ def gae_fwd_kernel(
     j = tl.arange(0, BLOCK_T)[None, :]
     next_value = tl.zeros((BLOCK_B,), dtype=tl.float32)  # V of the first response token after this tile
     next_adv = tl.zeros((BLOCK_B,), dtype=tl.float32)  # A of the first response token after this tile
-    n_tiles = tl.cdiv(T, BLOCK_T)
-    for i in range(0, n_tiles):
-        t = (n_tiles - 1 - i) * BLOCK_T + j
-        ok = row_ok[:, None] & (t < T)
-        ok_next = row_ok[:, None] & (t + 1 < T)
+    for i in range(0, tl.cdiv(T, BLOCK_T)):
+        # Tile i from the right, in reverse time: scan index j holds step t = T - 1 - (i * BLOCK_T + j), so
+        # the last tile's tail (t < 0) is masked; masked steps are identities (a, b) = (1, 0).
+        t = (T - 1 - i * BLOCK_T) - j
+        ok = row_ok[:, None] & (t >= 0)
+        ok_next = row_ok[:, None] & (t >= 0) & (t + 1 < T)
         m = tl.load(mask_ptr + rows64 * stride_m + t, mask=ok, other=0) != 0
         r = tl.load(rewards_ptr + rows64 * stride_r + t, mask=ok & m, other=0.0).to(tl.float32)
         v = tl.load(values_ptr + rows64 * stride_v + t, mask=ok & m, other=0.0).to(tl.float32)
@@ -119,22 +125,22 @@ def gae_fwd_kernel(
         # 1) nv_t: value of the first response token strictly after t (0 past the last one).
         a = tl.where(m1, 0.0, 1.0)
         b = tl.where(m1, v1, 0.0)
-        a, b = tl.associative_scan((a, b), axis=1, combine_fn=_affine_combine, reverse=True)
+        a, b = tl.associative_scan((a, b), axis=1, combine_fn=_affine_combine)
         nv = b + a * next_value[:, None]
         # 2) z_t: advantage of the first response token at or after t.
         delta = r + gamma * nv - v
         a = tl.where(m, gamma_lam, 1.0)
         b = tl.where(m, delta, 0.0)
-        a, b = tl.associative_scan((a, b), axis=1, combine_fn=_affine_combine, reverse=True)
+        a, b = tl.associative_scan((a, b), axis=1, combine_fn=_affine_combine)
         z = b + a * next_adv[:, None]
 
         out = rows64 * stride_out + t
         tl.store(adv_ptr + out, tl.where(m, z, 0.0), mask=ok)
         tl.store(ret_ptr + out, tl.where(m, z + v, 0.0), mask=ok)
-        # Carry column 0 into the tile on the left.
-        first = j == 0
-        next_value = tl.sum(tl.where(first, nv, 0.0), axis=1)
-        next_adv = tl.sum(tl.where(first, z, 0.0), axis=1)
+        # Carry the earliest step of this tile (the last scan index) into the tile on its left.
+        last = j == BLOCK_T - 1
+        next_value = tl.sum(tl.where(last, nv, 0.0), axis=1)
+        next_adv = tl.sum(tl.where(last, z, 0.0), axis=1)
 
 
 def gae_torch(
@@ -176,6 +182,12 @@ def gae_torch(
     return adv, ret
 
 
+def gae_launch_config(B: int, T: int) -> tuple[int, int, int]:
+    """(BLOCK_B, BLOCK_T, num_warps): a tile of up to 2048 steps (rows x time) per program and loop step."""
+    block_t = min(triton.next_power_of_2(T), MAX_BLOCK_T)
+    return max(1, min(triton.next_power_of_2(B), 2048 // block_t)), block_t, 4
+
+
 def gae_fwd(rewards: Tensor, values: Tensor, mask: Tensor, gamma: float, lam: float) -> tuple[Tensor, Tensor]:
     """(advantages, returns), (B, T) fp32, from rewards, values (B, T) float and mask (B, T) any dtype."""
     if rewards.dim() != 2:
@@ -192,15 +204,13 @@ def gae_fwd(rewards: Tensor, values: Tensor, mask: Tensor, gamma: float, lam: fl
     ret = _empty((B, T), torch.float32, rewards.device)
     if B * T == 0:
         return adv, ret
-    block_t = min(triton.next_power_of_2(T), MAX_BLOCK_T)
-    block_b = max(1, min(triton.next_power_of_2(B), 2048 // block_t))
-    grid = (triton.cdiv(B, block_b),)
-    gae_fwd_kernel[grid](
+    block_b, block_t, warps = gae_launch_config(B, T)
+    gae_fwd_kernel[(triton.cdiv(B, block_b),)](
         rewards, values, mask, adv, ret,
         B, T,
         rewards.stride(0), values.stride(0), mask.stride(0), adv.stride(0),
         float(gamma), float(gamma * lam),
-        BLOCK_B=block_b, BLOCK_T=block_t,
+        BLOCK_B=block_b, BLOCK_T=block_t, num_warps=warps, enable_fp_fusion=FP_FUSION,
     )  # fmt: skip
     return adv, ret
 
@@ -343,6 +353,7 @@ def policy_loss_fwd(
         N,
         float(clip_low), float(clip_high), float(dual_clip or 0.0),
         HAS_DUAL_CLIP=dual_clip is not None, N_STATS=len(POLICY_STATS), BLOCK=LOSS_BLOCK,
+        enable_fp_fusion=FP_FUSION,
     )  # fmt: skip
     return PolicyLossOut(loss, dloss, _reduce_partials(partial))
 
@@ -444,6 +455,6 @@ def value_loss_fwd(
         values, old_values, returns, mask, loss, dloss, partial,
         N,
         float(clip or 0.0),
-        HAS_CLIP=clip is not None, N_STATS=len(VALUE_STATS), BLOCK=LOSS_BLOCK,
+        HAS_CLIP=clip is not None, N_STATS=len(VALUE_STATS), BLOCK=LOSS_BLOCK, enable_fp_fusion=FP_FUSION,
     )  # fmt: skip
     return ValueLossOut(loss, dloss, partial.sum(0))

@@ -50,10 +50,7 @@ def make_mask(kind: str, B: int, T: int, gen: torch.Generator) -> torch.Tensor:
     return m
 
 
-@pytest.mark.parametrize("B,T", [(1, 1), (3, 1), (4, 7), (5, 37), (3, 1100)])
-@pytest.mark.parametrize("kind", ["full", "right", "left", "both", "gaps"])
-@pytest.mark.parametrize("gamma,lam", [(1.0, 0.95), (0.9, 0.5), (1.0, 1.0)])
-def test_gae_matches_reference_loop(impl, B, T, kind, gamma, lam):
+def check_against_loop(impl, B, T, kind, gamma, lam):
     gen = torch.Generator().manual_seed(B * 1000 + T)
     rewards = torch.randn(B, T, generator=gen)
     values = torch.randn(B, T, generator=gen)
@@ -65,6 +62,23 @@ def test_gae_matches_reference_loop(impl, B, T, kind, gamma, lam):
     atol = 1e-5 * (1 + min(T, 1 / max(1e-9, 1 - gamma * lam)))
     torch.testing.assert_close(adv.cpu().double(), want_adv, rtol=1e-5, atol=atol)
     torch.testing.assert_close(ret.cpu().double(), want_ret, rtol=1e-5, atol=atol)
+
+
+@pytest.mark.parametrize("B,T", [(1, 1), (3, 1), (4, 7), (5, 37), (2, 100)])
+@pytest.mark.parametrize("kind", ["full", "right", "left", "both", "gaps"])
+@pytest.mark.parametrize("gamma,lam", [(1.0, 0.95), (0.9, 0.5), (1.0, 1.0)])
+def test_gae_matches_reference_loop(impl, B, T, kind, gamma, lam, monkeypatch):
+    # 16-step tiles: T = 37 and 100 (not powers of two) take 3 and 7 tiles, the leftmost one partial, so the
+    # carry between tiles and the masked tail of the last tile are both exercised; T = 1 is a single step.
+    monkeypatch.setattr(kppo, "MAX_BLOCK_T", 16)
+    check_against_loop(impl, B, T, kind, gamma, lam)
+
+
+@pytest.mark.parametrize("kind", ["both", "gaps"])
+def test_gae_default_tiles_long_rows(impl, kind):
+    # The launcher's own tile (1024 steps): T = 1100 is two tiles, the second with 948 masked steps.
+    assert kppo.gae_launch_config(3, 1100)[1] == 1024
+    check_against_loop(impl, 3, 1100, kind, 1.0, 0.95)
 
 
 def test_gae_hand_computed_three_steps(impl):

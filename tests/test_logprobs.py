@@ -13,6 +13,7 @@ import torch
 
 import tl_fast.kernels.cross_entropy as ce
 from tl_fast.kernels.cross_entropy import CEOptions
+from tl_fast.kernels.linear_cross_entropy import Plan
 from tl_fast.logprobs import FusedLinearLogprobsFunction, fused_linear_logprobs
 
 pytestmark = pytest.mark.usefixtures("nan_kernel_outputs")
@@ -48,24 +49,28 @@ def run(fn, hidden, weight, tokens, g_logp, g_ent, dtype=None, **kw):
     return logp, ent, *torch.autograd.grad(objective, (h, w))
 
 
-def ours(h, w, tokens, temperature, chunk_size=None):
+def ours(h, w, tokens, temperature, plan=None):
     opts = CEOptions(ignore_index=-(2**62), temperature=temperature)
-    if chunk_size is None:
+    if plan is None:
         return fused_linear_logprobs(h, w, tokens, temperature=temperature, return_entropy=True)
-    return FusedLinearLogprobsFunction.apply(h, w, tokens, opts, True, chunk_size)
+    return FusedLinearLogprobsFunction.apply(h, w, tokens, opts, True, None, plan)
+
+
+# statistics in 13-row x 212-column blocks, gradients in 7 x 300 (N=13, V=423: every last block partial)
+SLABS = Plan(False, 7, 300, 13, 212, False)
 
 
 @pytest.mark.parametrize("temperature", [1.0, 0.7])
 @pytest.mark.parametrize("with_entropy_grad", [False, True])
-@pytest.mark.parametrize("chunk_size", [None, 4])
-def test_matches_fp64_log_softmax(kernel_path, temperature, with_entropy_grad, chunk_size, monkeypatch):
+@pytest.mark.parametrize("plan", [None, SLABS])
+def test_matches_fp64_log_softmax(kernel_path, temperature, with_entropy_grad, plan, monkeypatch):
     monkeypatch.setattr(ce, "MAX_BLOCK_V", 128)
     N, H, V = 13, 20, 423
     hidden, weight, tokens = make_inputs(N, H, V)
     g = torch.Generator().manual_seed(1)
     g_logp = torch.randn(N, generator=g, dtype=torch.float64).to(device())
     g_ent = torch.randn(N, generator=g, dtype=torch.float64).to(device()) if with_entropy_grad else None
-    got = run(ours, hidden, weight, tokens, g_logp, g_ent, temperature=temperature, chunk_size=chunk_size)
+    got = run(ours, hidden, weight, tokens, g_logp, g_ent, temperature=temperature, plan=plan)
     want = run(reference, hidden, weight, tokens, g_logp, g_ent, dtype=torch.float64, temperature=temperature)
     assert got[0].dtype == torch.float32 and got[1].dtype == torch.float32
     for a, b in zip(got, want, strict=False):
@@ -106,7 +111,9 @@ def test_low_precision_error_within_twice_torch(kernel_path, dtype):
     hidden, weight, tokens = make_inputs(N, H, V, dtype=dtype)
     g = torch.Generator().manual_seed(2)
     g_logp, g_ent = (torch.randn(N, generator=g, dtype=torch.float64).to(device()) for _ in range(2))
-    got = run(ours, hidden, weight, tokens, g_logp, g_ent, temperature=0.8, chunk_size=8)
+    got = run(
+        ours, hidden, weight, tokens, g_logp, g_ent, temperature=0.8, plan=Plan(False, 12, 257, 24, 130, 0)
+    )
     want = run(reference, hidden, weight, tokens, g_logp, g_ent, dtype=torch.float64, temperature=0.8)
     torch_ = run(reference, hidden, weight, tokens, g_logp, g_ent, temperature=0.8)
     rms = lambda a, r: (a.double() - r).pow(2).mean().sqrt()  # the max of rounding errors is too noisy
@@ -116,8 +123,8 @@ def test_low_precision_error_within_twice_torch(kernel_path, dtype):
 
 @pytest.mark.gpu
 def test_real_size_bf16_gpu():
-    """N=4096, H=4096, V=128256 in bf16: within 2x torch-in-bf16 (grad_weight 4x: bf16 accumulation over
-    chunks), no host sync."""
+    """N=4096, H=4096, V=128256 in bf16: within 2x torch-in-bf16 (grad_weight too: at most 4 roundings), no
+    host sync."""
     N, H, V = 4096, 4096, 128256
     hidden, weight, tokens = make_inputs(N, H, V, dtype=torch.bfloat16)
     g = torch.Generator().manual_seed(2)
@@ -130,6 +137,5 @@ def test_real_size_bf16_gpu():
     want = run(reference, hidden, weight, tokens, g_logp, g_ent, dtype=torch.float64, temperature=0.9)
     torch_ = run(reference, hidden, weight, tokens, g_logp, g_ent, temperature=0.9)
     rms = lambda a, r: (a.double() - r).pow(2).mean().sqrt()
-    for i, (a, r, t) in enumerate(zip(got, want, torch_, strict=True)):
-        factor = 4 if i == 3 else 2
-        assert rms(a, r) <= factor * rms(t, r) + 1e-6
+    for a, r, t in zip(got, want, torch_, strict=True):
+        assert rms(a, r) <= 2 * rms(t, r) + 1e-6

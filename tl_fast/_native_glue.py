@@ -7,22 +7,30 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 from types import ModuleType
 
-_EXPECTED_ABI = 4
+_EXPECTED_ABI = 5
 _native: ModuleType | None = None
 _reason: str | None = None
+
+
+# Left by setup.py in a copy installed with TL_FAST_NO_NATIVE=1, which has no extension by choice.
+_SKIPPED_MARKER = Path(__file__).with_name("_native_skipped")
 
 
 def _load() -> None:
     global _native, _reason
     if os.environ.get("TL_FAST_NO_NATIVE", "0") not in ("", "0"):
-        _reason = "TL_FAST_NO_NATIVE is set"
+        _reason = f"TL_FAST_NO_NATIVE={os.environ['TL_FAST_NO_NATIVE']} is set"
         return
     try:
         from tl_fast import _native as module
     except ImportError as exc:
-        _reason = f"the extension could not be imported ({exc})"
+        if _SKIPPED_MARKER.exists():
+            _reason = "tl_fast was installed with TL_FAST_NO_NATIVE=1 (no C++ extension built)"
+        else:
+            _reason = f"the extension could not be imported ({exc}); reinstall with a C++17 compiler"
         return
     if getattr(module, "ABI_VERSION", None) != _EXPECTED_ABI:
         _reason = (
@@ -46,9 +54,9 @@ def native_module() -> ModuleType | None:
     global _warned
     if _native is None and not _warned:
         _warned = True
-        warnings.warn(
-            f"tl_fast: native core unavailable, using the pure-Python fallback: {_reason}", stacklevel=3
-        )
+        chosen = "TL_FAST_NO_NATIVE" in (_reason or "")
+        what = "as chosen" if chosen else "because the native core is unavailable"
+        warnings.warn(f"tl_fast: using the pure-Python parser/categorizer {what}: {_reason}", stacklevel=3)
     return _native
 
 

@@ -152,7 +152,8 @@ def select_attention(requested: str, device: torch.device) -> tuple[str, str]:
     if requested == "flash_attention_2":
         if not has_flash_attn:
             raise ValueError(
-                "attention='flash_attention_2' but flash-attn is not installed (pip install flash-attn)"
+                "attention='flash_attention_2' but flash-attn is not installed "
+                "(pip install flash-attn --no-build-isolation)"
             )
         return requested, "flash-attn (flash_attention_2), packed batches via cu_seqlens"
     if requested == "varlen":

@@ -154,7 +154,7 @@ MUTATIONS = [
     ),
     Mutation(
         id="eval-bfcl-text-result-not-a-message",
-        file="tl_fast/eval/__main__.py",
+        file="tl_fast/eval/predictions.py",  # the predictions reader moved here (#17)
         old="                preds[k] = text_message(preds[k])",
         new="                pass",
         tests=EVAL_TESTS,
@@ -163,8 +163,10 @@ MUTATIONS = [
     Mutation(
         id="eval-bfcl-missing-counts-right",
         file="tl_fast/eval/__init__.py",
-        old='    if benchmark == "bfcl" and missing:',
-        new='    if benchmark == "bfcl" and not missing:',
+        # #17 keeps a missing item out of the scorer (no post-hoc fix); the bug hands BFCL's to it as ""
+        old="    present = [k for k, p in enumerate(predictions) if p is not None]",
+        new='    predictions = ["" if p is None and benchmark == "bfcl" else p for p in predictions]\n'
+        "    present = [k for k, p in enumerate(predictions) if p is not None]",
         tests=EVAL_TESTS,
         why="an irrelevance item without a prediction scores as a correct abstention",
     ),
@@ -194,7 +196,7 @@ MUTATIONS = [
     ),
     Mutation(
         id="react-fence-not-a-stop-native",
-        file="csrc/toolcall.cpp",
+        file="csrc/toolcall/format_react.cpp",
         old='{"Observation:", "Thought:", "```"}',
         new='{"Observation:", "Thought:"}',
         tests=["tests/eval/test_eval_metrics.py"],
@@ -203,7 +205,7 @@ MUTATIONS = [
     ),
     Mutation(
         id="react-fence-not-a-stop-python",
-        file="tl_fast/reward/_py_parse.py",
+        file="tl_fast/reward/_py_formats.py",
         old='("Observation:", "Thought:", "```")',
         new='("Observation:", "Thought:")',
         tests=["tests/eval/test_eval_metrics.py"],

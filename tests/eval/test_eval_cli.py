@@ -84,7 +84,8 @@ def test_report_tables_and_missing_predictions(tmp_path):
     assert report["by_split"]["clean"]["TS"] == round(100 * 104 / 105, 2)
     assert report["by_split"]["heavy"]["CF"] == round(100 * 209 / 210, 2)
     assert report["by_scenario"]["clean"]["TG"]["n"] == 15
-    assert any("1 items had no prediction" in n for n in report["notes"])
+    assert any("1 items had no prediction (outcome 'missing'" in n for n in report["notes"])
+    assert report["categories"]["missing"] == 1
     wrong = next(i for i in report["items"] if i["id"] == "clean_0")
     assert not wrong["ts"] and wrong["category"] not in (None, "correct")
     md = to_markdown(report)
@@ -140,7 +141,8 @@ def test_bad_arguments(tmp_path):
         main(["--benchmark", "rotbench"])  # neither --model nor --predictions
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"text": "x"}\n')
+    assert main(["--benchmark", "rotbench", "--predictions", str(bad)]) == 2  # a user error, one line
     with pytest.raises(ValueError, match="expected an object with 'id' and 'prediction'"):
-        main(["--benchmark", "rotbench", "--predictions", str(bad)])
+        main(["--benchmark", "rotbench", "--predictions", str(bad), "--debug"])
     with pytest.raises(ValueError, match="applies to rotbench only"):
         evaluate("bfcl", predictions={}, splits="live_parallel", official_parity=True)

@@ -92,3 +92,25 @@ def test_cli_generates_and_scores_end_to_end(tiny_model_dir, tmp_path, benchmark
     rescore = ["--predictions", str(preds), "--limit", "3", "--output", str(rescored)]
     assert main(["--benchmark", benchmark, "--split", split, *rescore]) == 0
     assert json.loads(rescored.read_text())["items"] == report["items"]  # predictions and verdicts
+
+
+def test_context_rule_skips_and_shortens(tiny_llama_factory, tmp_path):
+    """A prompt of `context` tokens or more is skipped (None); one that leaves fewer than max_new_tokens is
+    generated alone with the room that is left; the rest are batched with the full max_new_tokens."""
+    model, tokenizer = load_model(str(tiny_llama_factory(tmp_path, max_position_embeddings=40)), device="cpu")
+    prompts = ["User: hi", "User: " + "word " * 37, "User: " + "word " * 31, "Assistant: get_"]
+    lengths = [len(tokenizer(p, add_special_tokens=False)["input_ids"]) for p in prompts]
+    assert lengths[1] == 40 and 40 - 16 < lengths[2] < 40 and max(lengths[0], lengths[3]) + 16 <= 40
+    calls = []
+    real = model.generate
+
+    def recording(**kwargs):
+        calls.append((kwargs["input_ids"].shape[0], kwargs["max_new_tokens"]))
+        return real(**kwargs)
+
+    model.generate = recording
+    stats = {}
+    out = generate(model, tokenizer, prompts, batch_size=4, max_new_tokens=16, context=40, stats=stats)
+    assert out[1] is None and all(isinstance(out[i], str) for i in (0, 2, 3))
+    assert stats["skipped"] == [1] and stats["shortened"] == [2]
+    assert sorted(calls) == sorted([(2, 16), (1, 40 - lengths[2])])

@@ -58,7 +58,7 @@ CASES = [
     ("get_weather(city='Paris', days='3')", GOLD, 2.5, 0.0, "value_error"),
     # malformed text: format 0, correctness -3
     ("get_weather(city='Paris'", GOLD, -3.0, 0.0, "format_error"),
-    ("I think the weather is nice", GOLD, -3.0, 0.0, "format_error"),
+    ("I think the weather is nice", GOLD, -3.0, 0.0, "irrelevant"),  # no call at all (abstained)
     # parallel calls in any order: S = 1 + (1 + 2) + (1 + 1) = 6 = S_max -> 1 + 3
     ("[search(q='x'), get_weather(city='Paris', days=3)]", PARALLEL, 4.0, 1.0, "correct"),
     # one of two: J(names) = 1/2, S = 0.5 + 3 = 3.5 -> 1 + 3.5 - 3
@@ -80,7 +80,7 @@ def test_schemes_on_hand_made_predictions(case, backend):
     got = ToolRLReward().score(*args, backend=backend)[0]
     assert got.reward == pytest.approx(toolrl, abs=1e-12)
     assert got.verdict.category == category
-    assert got.parts["format"] == (0.0 if category == "format_error" else 1.0)
+    assert got.parts["format"] == (0.0 if category in ("format_error", "irrelevant") else 1.0)
     assert BinaryReward().score(*args, backend=backend)[0].reward == binary
     irm = IRMReward().score(*args, backend=backend)[0]
     assert irm.reward == RewardTable().reward(category) and irm.verdict.category == category

@@ -83,10 +83,14 @@ def test_resume_reproduces_the_next_step(tmp_path):
 
 
 def test_fresh_run_refuses_to_overwrite(tmp_path):
-    cfg = parse_args([*SMALL, "--sft-max-steps", "1", "--output-dir", str(tmp_path / "r")])
-    run(cfg)
-    with pytest.raises(FileExistsError, match="--resume"):
-        run(cfg)
+    from tl_fast._cli import UserError
+
+    args = [*SMALL, "--sft-max-steps", "1", "--output-dir", str(tmp_path / "r")]
+    run(parse_args(args))
+    config = (tmp_path / "r/config.yaml").read_bytes()
+    with pytest.raises(UserError, match="already holds a run .*: continue it with --resume"):
+        run(parse_args(args))
+    assert (tmp_path / "r/config.yaml").read_bytes() == config
 
 
 @pytest.mark.slow

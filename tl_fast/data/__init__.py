@@ -6,40 +6,59 @@
     ds = build_sft_dataset(samples, tokenizer, RenderConfig(), PKTConfig())  # ids, labels, weights
     batch = collate_packed([ds[i] for i in range(8)])
 
-CLI: `python -m tl_fast.data prepare --input ... --tokenizer ... --output ...` (see `--help`).
+CLI: `python -m tl_fast.data prepare --data ... --tokenizer ... --output ...` (see `--help`).
 """
 
+from __future__ import annotations
+
+import importlib
 from pathlib import Path
 
-from tl_fast.data.collate import collate_packed, collate_padded, pack_by_tokens
-from tl_fast.data.config import PAPER_ERROR_PATTERNS, MAEConfig, PKTConfig, RenderConfig
-from tl_fast.data.decontam import (
-    DecontamReport,
-    decontaminate,
-    load_eval_queries,
-    normalize_query,
-    shipped_eval_files,
-)
-from tl_fast.data.formats import LoadReport, MalformedRecord, load_trajectories
-from tl_fast.data.mae import MAEReport, authors_rule_flags, mae_split, tool_error
-from tl_fast.data.pkt import IGNORE_INDEX, build_sft_dataset, drop_long, encode_sample, show_weights
-from tl_fast.data.render import (
-    PAPER_CHAT_TEMPLATE,
-    PPOPrompt,
-    RenderedCall,
-    ppo_prompt,
-    render_call,
-    render_prompt,
-    render_sample,
-    render_tools,
-)
-from tl_fast.data.types import Call, Message, Sample, Tool, Trajectory
-
 _ASSETS = Path(__file__).resolve().parent.parent / "assets"
-SAMPLE_DATA = (
-    _ASSETS / "data" / "rotllama_sample.jsonl.gz"
-)  # 300 real trajectories, decontaminated vs RoTBench
+SAMPLE_DATA = _ASSETS / "data" / "rotllama_sample.jsonl.gz"  # 300 real trajectories, decontaminated
 SHIPPED_TOKENIZER = _ASSETS / "tokenizer"  # byte-level BPE, 2,051 tokens, paper chat template
+
+# Names load on first use, so `python -m tl_fast.data --help` and the configs import no torch.
+_LAZY = {
+    "tl_fast.data.collate": ("collate_packed", "collate_padded", "pack_by_tokens"),
+    "tl_fast.data.config": ("PAPER_ERROR_PATTERNS", "DataConfig", "MAEConfig", "PKTConfig", "RenderConfig"),
+    "tl_fast.data.decontam": (
+        "DecontamReport",
+        "decontaminate",
+        "load_eval_queries",
+        "normalize_query",
+        "shipped_eval_files",
+    ),
+    "tl_fast.data.formats": ("LoadReport", "MalformedRecord", "load_trajectories"),
+    "tl_fast.data.mae": ("MAEReport", "authors_rule_flags", "mae_split", "tool_error"),
+    "tl_fast.data.pkt": ("IGNORE_INDEX", "build_sft_dataset", "drop_long", "encode_sample", "show_weights"),
+    "tl_fast.data.render": (
+        "PAPER_CHAT_TEMPLATE",
+        "PPOPrompt",
+        "RenderedCall",
+        "ppo_prompt",
+        "render_call",
+        "render_prompt",
+        "render_sample",
+        "render_tools",
+    ),
+    "tl_fast.data.types": ("Call", "Message", "Sample", "Tool", "Trajectory"),
+}
+_MODULE_OF = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str):
+    module = _MODULE_OF.get(name)
+    if module is None:
+        raise AttributeError(f"module 'tl_fast.data' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__():
+    return sorted(set(globals()) | set(_MODULE_OF))
+
 
 __all__ = [
     "IGNORE_INDEX",
@@ -48,6 +67,7 @@ __all__ = [
     "SAMPLE_DATA",
     "SHIPPED_TOKENIZER",
     "Call",
+    "DataConfig",
     "DecontamReport",
     "LoadReport",
     "MAEConfig",

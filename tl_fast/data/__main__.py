@@ -1,168 +1,206 @@
 """python -m tl_fast.data: raw trajectories to a tokenized, PKT-weighted SFT dataset, with a count table.
 
     python -m tl_fast.data prepare --output runs/sft_data          # vendored sample, shipped tokenizer
-    python -m tl_fast.data prepare --input train.jsonl.gz --tokenizer meta-llama/Llama-3.2-1B --output out \
-        --eval-sets shipped --call-style json --chat-template tokenizer --max-length 2048 --num-proc 8
+    python -m tl_fast.data prepare --data train.jsonl.gz --tokenizer meta-llama/Llama-3.2-1B --output out \\
+        --render-call-style json --render-chat-template tokenizer --max-length 2048 --num-proc 8
     python -m tl_fast.data show --output runs/sft_data --index 3   # one sample's tokens and weights
 
-`prepare` writes the dataset (`datasets.save_to_disk`) plus report.json and report.md with every count:
-records in, malformed records per reason, decontaminated trajectories, assistant turns, MAE drops per
-reason, samples out. `--strict` stops at the first malformed record and names its index.
+`prepare` takes the trainer's flags for the data, mae, render and pkt sections (same names, same defaults:
+decontamination against the shipped evaluation sets is on), prints the data summary, and writes
+`--output`/dataset (`datasets.save_to_disk`), report.json and report.md. The folder appears only when
+complete; an existing one is replaced only with --overwrite. A mistake you can fix is one line on stderr
+with exit status 2.
 """
 
 from __future__ import annotations
 
-import argparse
-import dataclasses
 import json
+import os
+import shutil
 import sys
 from pathlib import Path
 
-from tl_fast.data import SAMPLE_DATA, SHIPPED_TOKENIZER
-from tl_fast.data.config import MAEConfig, PKTConfig, RenderConfig
+from tl_fast._cli import UserError, check_model_path, run_cli
+from tl_fast._flags import DocFormatter, FlagParser, add_section, field_specs, given_values
+
+PROG = "python -m tl_fast.data"
+SECTIONS = ("data", "mae", "render", "pkt")  # the trainer's sections that prepare shares
 
 
-def _add_dataclass_args(parser: argparse.ArgumentParser, cls, skip: tuple[str, ...] = ()) -> None:
-    group = parser.add_argument_group(cls.__name__)
-    for f in dataclasses.fields(cls):
-        if f.name in skip:
-            continue
-        flag = "--" + f.name.replace("_", "-")
-        help_ = f.metadata.get("help", "")
-        if f.type in (bool, "bool"):
-            group.add_argument(
-                flag, dest=f.name, action=argparse.BooleanOptionalAction, default=f.default, help=help_
-            )
-        else:
-            kind = float if f.type in (float, "float") else str
-            group.add_argument(
-                flag, dest=f.name, type=kind, default=f.default, help=f"{help_} (default: {f.default})"
-            )
+def _specs():
+    from tl_fast.train.config import SECTIONS as TRAIN_SECTIONS
+
+    return {n: (field_specs(n, k, p), t, k) for n, k, p, t in TRAIN_SECTIONS if n in SECTIONS}
 
 
-def _take(cls, args: argparse.Namespace):
-    return cls(**{f.name: getattr(args, f.name) for f in dataclasses.fields(cls) if hasattr(args, f.name)})
+def _renamed(specs) -> dict[str, str]:
+    """Old prepare flag -> the shared name (--w-max -> --pkt-w-max, ...), for the unknown-flag message."""
+    out = {"--input": "--data", "--format": "--data-format"}
+    for name in ("mae", "render", "pkt"):
+        for spec in specs[name][0].values():
+            old = "--" + spec.flag[len(f"--{name}-") :]
+            out[old] = spec.flag
+            if spec.kind == "bool":
+                out["--no-" + old[2:]] = "--no-" + spec.flag[2:]
+    return out
 
 
-def _table(rows: list[tuple[str, int]]) -> str:
-    width = max(len(k) for k, _ in rows)
-    return "\n".join(f"{k:<{width}}  {v:>8}" for k, v in rows)
-
-
-def prepare(args: argparse.Namespace) -> int:
-    from transformers import AutoTokenizer
-
-    from tl_fast.data.decontam import decontaminate, load_eval_queries, shipped_eval_files
-    from tl_fast.data.formats import load_trajectories
-    from tl_fast.data.mae import mae_split
-    from tl_fast.data.pkt import build_sft_dataset, drop_long
-    from tl_fast.data.render import render_sample
-
-    mae_cfg = _take(MAEConfig, args)
-    if args.error_patterns_file:
-        lines = Path(args.error_patterns_file).read_text(encoding="utf-8").splitlines()
-        mae_cfg.error_patterns = tuple(p for p in lines if p.strip() and not p.startswith("#"))
-    render_cfg, pkt_cfg = _take(RenderConfig, args), _take(PKTConfig, args)
-
-    trajectories, load_report = load_trajectories(args.input, format=args.format, strict=args.strict)
-    rows = [(f"load: {k}", v) for k, v in load_report.rows()]
-    decon = None
-    if args.eval_sets:
-        files = shipped_eval_files() if args.eval_sets == "shipped" else args.eval_sets.split(",")
-        trajectories, decon = decontaminate(trajectories, load_eval_queries(files), rule=args.decontam_rule)
-        rows += [(f"decontaminate: {k}", v) for k, v in decon.rows()[1:]]
-    samples, mae_report = mae_split(trajectories, mae_cfg)
-    rows += [(f"mae: {k}", v) for k, v in mae_report.rows()]
-
-    tokenizer = AutoTokenizer.from_pretrained(args.tokenizer)
-    renderable, unrenderable = [], 0
-    for s in samples:
-        try:
-            render_sample(s, render_cfg, tokenizer)
-        except ValueError:
-            unrenderable += 1
-            continue
-        renderable.append(s)
-    rows.append(("render: dropped, not renderable in this call/tool style", unrenderable))
-    ds = build_sft_dataset(renderable, tokenizer, render_cfg, pkt_cfg, num_proc=args.num_proc)
-    if args.max_length:
-        ds, too_long = drop_long(ds, args.max_length, num_proc=args.num_proc)
-        rows.append((f"tokenize: dropped, longer than {args.max_length} tokens", too_long))
-    rows.append(("SFT samples out", len(ds)))
-    rows.append(("tokens out", sum(len(x) for x in ds["input_ids"])))
-
-    out = Path(args.output)
-    ds.save_to_disk(str(out / "dataset"))
-    config = {
-        "input": str(args.input),
-        "tokenizer": str(args.tokenizer),
-        "mae": dataclasses.asdict(mae_cfg),
-        "render": dataclasses.asdict(render_cfg),
-        "pkt": dataclasses.asdict(pkt_cfg),
-        "eval_sets": args.eval_sets,
-    }
-    table = _table(rows)
-    (out / "report.json").write_text(json.dumps({"config": config, "counts": dict(rows)}, indent=2) + "\n")
-    (out / "report.md").write_text(
-        "| count | n |\n|---|---:|\n" + "".join(f"| {k} | {v} |\n" for k, v in rows)
+def build_parser() -> FlagParser:
+    specs = _specs()
+    parser = FlagParser(prog=PROG, description=__doc__, formatter_class=DocFormatter, renamed=_renamed(specs))
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a user error too")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=FlagParser)
+    p = sub.add_parser(
+        "prepare",
+        help="trajectories -> MAE -> render -> tokenize -> PKT weights -> dataset",
+        usage=f"{PROG} prepare --output DIR [flags]",
+        renamed=_renamed(specs),
     )
-    print(table)
-    print(f"saved {out / 'dataset'} and {out / 'report.md'}")
-    return 0
-
-
-def show(args: argparse.Namespace) -> int:
-    import datasets
-    from transformers import AutoTokenizer
-
-    from tl_fast.data.pkt import show_weights
-
-    out = Path(args.output)
-    tokenizer = AutoTokenizer.from_pretrained(
-        args.tokenizer or json.loads((out / "report.json").read_text())["config"]["tokenizer"]
+    own = p.add_argument_group("prepare")
+    own.add_argument("--output", required=True, help="folder for dataset/, report.json, report.md")
+    own.add_argument(
+        "--overwrite", action="store_true", help="replace an --output that holds a prepared dataset"
     )
-    ds = datasets.load_from_disk(str(out / "dataset"))
-    print(show_weights(ds[args.index], tokenizer))
-    return 0
-
-
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="python -m tl_fast.data",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
+    own.add_argument(
+        "--tokenizer", default=None, help="tokenizer folder or Hub id (default: the shipped one)"
     )
-    sub = parser.add_subparsers(dest="command", required=True)
-    p = sub.add_parser("prepare", help="trajectories -> MAE -> render -> tokenize -> PKT weights -> dataset")
-    p.add_argument(
-        "--input", default=str(SAMPLE_DATA), help="json/jsonl(.gz) file or a saved datasets directory"
-    )
-    p.add_argument("--format", default="auto", choices=["auto", "rotllama", "tl_raw", "openai"])
-    p.add_argument("--strict", action="store_true", help="stop at the first malformed record")
-    p.add_argument("--tokenizer", default=str(SHIPPED_TOKENIZER), help="HF tokenizer path or name")
-    p.add_argument("--output", required=True, help="directory for dataset/, report.json, report.md")
-    p.add_argument(
-        "--eval-sets", default=None, help="comma-separated eval files, or 'shipped' (decontaminate)"
-    )
-    p.add_argument("--decontam-rule", default="exact", choices=["exact", "near"])
-    p.add_argument("--error-patterns-file", default=None, help="replace the MAE patterns: one regex per line")
-    p.add_argument("--max-length", type=int, default=None, help="drop samples longer than this many tokens")
-    p.add_argument("--num-proc", type=int, default=None, help="processes for datasets.map")
-    _add_dataclass_args(p, MAEConfig, skip=("error_patterns",))
-    _add_dataclass_args(p, RenderConfig)
-    _add_dataclass_args(p, PKTConfig)
+    own.add_argument("--num-proc", type=int, default=None, help="processes for datasets.map (default: 1)")
+    own.add_argument("--debug", action="store_true", help="show the traceback of a user error too")
+    for name, (section, title, _) in specs.items():
+        add_section(p, section, name, title)
     p.set_defaults(func=prepare)
     s = sub.add_parser("show", help="print one prepared sample's trained tokens and weights")
-    s.add_argument("--output", required=True)
+    s.add_argument("--output", required=True, help="a folder prepare wrote")
     s.add_argument("--index", type=int, default=0)
     s.add_argument("--tokenizer", default=None, help="default: the one prepare used")
+    s.add_argument("--debug", action="store_true", help="show the traceback of a user error too")
     s.set_defaults(func=show)
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
+def _is_prepared(path: Path) -> bool:
+    return (path / "report.json").is_file() and (path / "dataset").is_dir()
+
+
+def _check_output(out: Path, overwrite: bool) -> None:
+    if out.exists() and not out.is_dir():
+        raise UserError(f"--output {out}: is a file, not a folder")
+    if not out.exists() or not any(out.iterdir()):
+        return
+    if not _is_prepared(out):
+        raise UserError(f"--output {out} exists and holds other files; choose a new or empty folder")
+    if not overwrite:
+        raise UserError(f"--output {out} already holds a prepared dataset; pass --overwrite to replace it")
+
+
+def prepare(args) -> int:
+    from tl_fast.data import SHIPPED_TOKENIZER
+    from tl_fast.data.pipeline import data_source, read_samples, renderable, tokenizer_context
+    from tl_fast.data.summary import DataSummary
+
+    specs = _specs()
+    configs = {}
+    for name, (section, _, klass) in specs.items():
+        try:
+            configs[name] = klass(**given_values(args, section))
+        except ValueError as exc:
+            raise UserError(f"{name}: {exc}") from None
+    data_cfg, mae_cfg, render_cfg, pkt_cfg = (configs[n] for n in SECTIONS)
+    tokenizer_path = (
+        check_model_path(args.tokenizer, "--tokenizer") if args.tokenizer else str(SHIPPED_TOKENIZER)
+    )
+    out = Path(args.output).expanduser()
+    _check_output(out, args.overwrite)
+
+    summary = DataSummary(data_source(data_cfg))
+    samples = read_samples(data_cfg, mae_cfg, summary)
+    tokenizer = _load_tokenizer(tokenizer_path)
+    samples = renderable(samples, render_cfg, tokenizer, summary)
+
+    from tl_fast.data.pkt import build_sft_dataset
+
+    ds = build_sft_dataset(samples, tokenizer, render_cfg, pkt_cfg, num_proc=args.num_proc)
+    max_length = data_cfg.max_length if data_cfg.max_length is not None else tokenizer_context(tokenizer)
+    lengths = [len(ids) for ids in ds["input_ids"]]
+    summary.over_length(lengths, max_length)
+    keep = [i for i, n in enumerate(lengths) if not max_length or n <= max_length]
+    ds = ds.select(keep)
+    summary.add("tokens out", sum(lengths[i] for i in keep))
+    print(summary.table(), flush=True)
+    for line in summary.warnings:
+        print(line, file=sys.stderr, flush=True)
+
+    config = {
+        "data": str(data_cfg.data or summary.source),
+        "tokenizer": str(tokenizer_path),
+        "max_length": max_length,
+        **{name: _plain(configs[name]) for name in SECTIONS},
+    }
+    counts = summary.counts
+    # Written next to --output and moved into place when complete: an interrupted prepare leaves no
+    # half-written dataset behind, and --overwrite drops the old one only once the new one is there.
+    tmp = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        tmp.mkdir(parents=True)
+        ds.save_to_disk(str(tmp / "dataset"))
+        (tmp / "report.json").write_text(json.dumps({"config": config, "counts": counts}, indent=2) + "\n")
+        (tmp / "report.md").write_text(
+            "| count | n |\n|---|---:|\n" + "".join(f"| {k} | {v} |\n" for k, v in counts.items())
+        )
+        if out.exists():
+            old = out.with_name(f".{out.name}.old-{os.getpid()}")
+            out.rename(old)
+            tmp.rename(out)
+            shutil.rmtree(old, ignore_errors=True)
+        else:
+            tmp.rename(out)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+    print(f"saved {out / 'dataset'} and {out / 'report.md'}")
+    return 0
+
+
+def _plain(cfg) -> dict:
+    from dataclasses import asdict
+
+    return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(cfg).items()}
+
+
+def _load_tokenizer(path: str):
+    from transformers import AutoTokenizer
+
+    try:
+        return AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as exc:
+        raise UserError(f"--tokenizer {path}: cannot load a tokenizer ({str(exc).splitlines()[0]})") from None
+
+
+def show(args) -> int:
+    out = Path(args.output).expanduser()
+    if not _is_prepared(out):
+        raise UserError(f"--output {out}: not a folder written by {PROG} prepare (no report.json + dataset/)")
+    import datasets
+
+    from tl_fast.data.pkt import show_weights
+
+    ds = datasets.load_from_disk(str(out / "dataset"))
+    if not 0 <= args.index < len(ds):
+        raise UserError(f"--index {args.index}: the dataset has {len(ds)} samples (0..{len(ds) - 1})")
+    tokenizer = _load_tokenizer(
+        args.tokenizer or json.loads((out / "report.json").read_text())["config"]["tokenizer"]
+    )
+    print(show_weights(ds[args.index], tokenizer))
+    return 0
+
+
+def _main(argv: list[str]) -> int:
     args = build_parser().parse_args(argv)
     return args.func(args)
+
+
+def main(argv: list[str] | None = None) -> int:
+    return run_cli(_main, argv, prog=PROG)
 
 
 if __name__ == "__main__":

@@ -1,10 +1,12 @@
 """Configuration of the data pipeline: one dataclass per stage, each field documented once.
 
+    data = DataConfig(data="trajs.jsonl.gz", max_length=4096)
     mae = MAEConfig(keep_error_history=False)        # cut a trajectory at its first failed call
     render = RenderConfig(call_style="json", tool_style="json", chat_template="tokenizer")
     pkt = PKTConfig(w_max=9.0, arg_name_keys=True)
 
-The fields carry `metadata={"help": ...}` so `transformers.HfArgumentParser` can expose them as flags.
+The fields carry `metadata={"help": ..., "choices": ...}`; `tl_fast._flags` turns them into the flags of both
+`python -m tl_fast.train` and `python -m tl_fast.data prepare`, so the two CLIs share names and defaults.
 """
 
 from __future__ import annotations
@@ -29,6 +31,55 @@ PAPER_ERROR_PATTERNS: tuple[str, ...] = (
     r"slice indices must be integers or None or have an __index__ method",
     r"[Cc]onnection error\b",  # 'connection error'
 )
+
+
+@dataclass
+class DataConfig:
+    """Which trajectories are read, how they are decontaminated, and which samples are long enough to keep."""
+
+    data: str | None = field(
+        default=None,
+        metadata={
+            "help": "trajectories: json / jsonl (.gz) or a datasets folder; unset = the vendored sample"
+        },
+    )
+    data_format: str = field(
+        default="auto",
+        metadata={
+            "help": "record format (auto detects per record)",
+            "choices": ("auto", "rotllama", "tl_raw", "openai"),
+        },
+    )
+    max_samples: int | None = field(
+        default=None, metadata={"help": "use at most this many samples (after MAE)"}
+    )
+    max_length: int | None = field(
+        default=None,
+        metadata={
+            "help": "drop SFT samples longer than this many tokens; 0 keeps all; unset = the model's context "
+            "(trainer: --model's max_position_embeddings, tiny demo 2048; data prepare: the tokenizer's "
+            "model_max_length)"
+        },
+    )
+    strict: bool = field(default=False, metadata={"help": "stop at the first malformed record, naming it"})
+    eval_sets: str | None = field(
+        default="shipped",
+        metadata={
+            "help": "eval files whose queries are removed from training: comma-separated paths, or 'shipped' "
+            "(the RoTBench, ToolAlpaca and BFCL sets tl_fast ships)"
+        },
+    )
+    decontaminate: bool = field(
+        default=True,
+        metadata={"help": "drop training trajectories whose normalized user query is an eval query"},
+    )
+    decontam_rule: str = field(
+        default="exact",
+        metadata={
+            "help": "exact: same normalized query; near: shingle overlap",
+            "choices": ("exact", "near"),
+        },
+    )
 
 
 @dataclass
@@ -65,14 +116,25 @@ class RenderConfig:
     """How a sample becomes text: tool list, call syntax and chat template."""
 
     call_style: str = field(
-        default="python", metadata={"help": 'python: name(a=\'v\') | json: {"name", "arguments"}'}
+        default="python",
+        metadata={
+            "help": 'python: name(a=\'v\') | json: {"name", "arguments"}',
+            "choices": ("python", "json"),
+        },
     )
     tool_style: str = field(
-        default="python", metadata={"help": "python: signatures with docstrings | json: schemas"}
+        default="python",
+        metadata={
+            "help": "python: signatures with docstrings | json: schemas",
+            "choices": ("python", "json"),
+        },
     )
     chat_template: str = field(
         default="paper",
-        metadata={"help": "paper: System:/User:/Assistant:/Output: | tokenizer: its own template"},
+        metadata={
+            "help": "paper: System:/User:/Assistant:/Output: | tokenizer: its own template",
+            "choices": ("paper", "tokenizer"),
+        },
     )
 
     def __post_init__(self):

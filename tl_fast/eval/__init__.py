@@ -19,11 +19,13 @@ from types import ModuleType
 from typing import Any
 
 from tl_fast.eval import bfcl, rotbench, toolalpaca
-from tl_fast.eval.metrics import EvalItem, ItemResult, first_call, summarize
+from tl_fast.eval.metrics import MISSING, EvalItem, ItemResult, first_call, summarize
+from tl_fast.eval.predictions import match_predictions
 from tl_fast.eval.report import build_report, to_markdown
 
 __all__ = [
     "BENCHMARKS",
+    "MISSING",
     "EvalItem",
     "ItemResult",
     "evaluate",
@@ -73,14 +75,56 @@ def score(
     predictions: list[Any],
     *,
     official_parity: bool = False,
+    missing_notes: Mapping[str, str] | None = None,
     bfcl_mode: str = "prompt",
     underscore_to_dot: bool | None = None,
 ) -> list[ItemResult]:
     """Per-item TS/PI/CF (and BFCL verdicts); `official_parity` only applies to RoTBench, `bfcl_mode`
     ("prompt" or "fc") and `underscore_to_dot` to BFCL (see bfcl.score). A prediction that is not a string
-    (a JSON value such as a BFCL FC result) is read as its JSON."""
+    (a JSON value such as a BFCL FC result) is read as its JSON.
+
+    A None prediction is the outcome `missing` (category and error type "missing", wrong on TS/PI/CF) on every
+    benchmark; it is not given to the categorizer (where "" would be a right abstention on BFCL's irrelevance
+    items). `missing_notes` says why per id (a failed request, ...).
+    """
     if official_parity and benchmark != "rotbench":
         raise ValueError("--official-parity applies to rotbench only")
+    if len(items) != len(predictions):
+        raise ValueError(f"{len(items)} items but {len(predictions)} predictions")
+    present = [k for k, p in enumerate(predictions) if p is not None]
+    given = _score_present(
+        benchmark,
+        [items[k] for k in present],
+        [predictions[k] for k in present],
+        official_parity,
+        bfcl_mode,
+        underscore_to_dot,
+    )
+    scored = iter(given)
+    results = []
+    for item, prediction in zip(items, predictions, strict=True):
+        if prediction is None:
+            note = (missing_notes or {}).get(item.id, "no prediction")
+            results.append(
+                ItemResult(
+                    item.id, item.split, item.scenario, False, False, False, "", MISSING, MISSING, note
+                )
+            )
+        else:
+            results.append(next(scored))
+    return results
+
+
+def _score_present(
+    benchmark: str,
+    items: list[EvalItem],
+    predictions: list[Any],
+    official_parity: bool,
+    bfcl_mode: str,
+    underscore_to_dot: bool | None,
+) -> list[ItemResult]:
+    if not items:
+        return []
     if benchmark == "bfcl":
         return bfcl.score(items, predictions, mode=bfcl_mode, underscore_to_dot=underscore_to_dot)
     predictions = [bfcl.as_text(p) for p in predictions]
@@ -127,16 +171,25 @@ def _fill(
     return {k: pred_args[k] if is_free(v) and k in pred_args else v for k, v in gold_args.items()}
 
 
+def all_item_ids(benchmark: str, data_dir: str | Path | None = None) -> set[str]:
+    """Every item id of the benchmark (all splits, no limit)."""
+    return {item.id for item in load_items(benchmark, "all", data_dir)}
+
+
 def evaluate(
     benchmark: str,
     *,
-    predictions: Mapping[str, str] | None = None,
-    generate_fn: Callable[[list[EvalItem]], list[str]] | None = None,
+    predictions: Mapping[str, str | None] | None = None,
+    generate_fn: Callable[[list[EvalItem]], list[str | None]] | None = None,
     splits: str | list[str] | None = None,
     data_dir: str | Path | None = None,
     official_parity: bool = False,
     limit: int | None = None,
     config: dict | None = None,
+    notes: list[str] | None = None,
+    missing_notes: Mapping[str, str] | None = None,
+    source: str = "the predictions",
+    extra: dict[str, Any] | None = None,
     bfcl_mode: str = "auto",
     underscore_to_dot: bool | None = None,
 ) -> dict[str, Any]:
@@ -144,27 +197,33 @@ def evaluate(
     report dict. BFCL: `bfcl_mode` "auto" (FC when a prediction holds function-call JSON, see
     bfcl.detect_mode), "prompt" or "fc"; `underscore_to_dot` BFCL's per-model flag (None = on in FC mode).
 
-    Items without a prediction count as wrong (empty text) and are listed in the report's notes.
+    Items without a prediction (absent or None) get the outcome `missing`, counted in the notes and the
+    category tables. Prediction ids that match no selected item are reported by id category; when none
+    match, a PredictionsError (a ValueError) names an expected id and a given one. `notes` are added to the
+    report; `missing_notes` gives the reason per missing id; `extra` adds top-level report keys.
     """
     if bfcl_mode not in bfcl.MODES:
         raise ValueError(f"unknown BFCL mode {bfcl_mode!r}; expected one of {', '.join(bfcl.MODES)}")
     items = load_items(benchmark, splits, data_dir, limit)
-    notes = []
-    missing: list[str] = []
+    notes = list(notes or [])
     if generate_fn is not None:
-        texts = generate_fn(items)
-    elif predictions is not None:
-        texts = [predictions.get(item.id, "") for item in items]
-        missing = [item.id for item in items if item.id not in predictions]
+        texts = list(generate_fn(items))
+        missing = [item.id for item, text in zip(items, texts, strict=True) if text is None]
         if missing:
-            notes.append(f"{len(missing)} items had no prediction and count as wrong (first: {missing[0]})")
+            notes.append(f"{len(missing)} items had no prediction (outcome 'missing', first: {missing[0]})")
+    elif predictions is not None:
+        predictions = dict(predictions)
+        known = all_item_ids(benchmark, data_dir) if set(predictions) - {i.id for i in items} else None
+        texts, match_notes = match_predictions(benchmark, items, predictions, known, source)
+        notes += match_notes
     else:
         raise ValueError("evaluate needs predictions or generate_fn")
     mode = "prompt"
     if benchmark == "bfcl":
-        mode, shaped = bfcl.detect_mode(texts)
+        given = [t for t in texts if t is not None]
+        mode, shaped = bfcl.detect_mode(given)
         if bfcl_mode == "auto":
-            how = f"auto-detected: {shaped} of {len(texts)} predictions hold function-call JSON"
+            how = f"auto-detected: {shaped} of {len(given)} predictions hold function-call JSON"
         else:
             how, mode = f"--bfcl-mode {bfcl_mode}", bfcl_mode
         dots = mode == "fc" if underscore_to_dot is None else underscore_to_dot
@@ -174,15 +233,10 @@ def evaluate(
         items,
         texts,
         official_parity=official_parity,
+        missing_notes=missing_notes,
         bfcl_mode=mode,
         underscore_to_dot=underscore_to_dot,
     )
-    if benchmark == "bfcl" and missing:  # "" would be a correct abstention on the irrelevance items
-        absent = set(missing)
-        for result in results:
-            if result.id in absent:
-                result.ts = result.pi = result.cf = False
-                result.error_type, result.category, result.note = "missing", None, "no prediction"
     if benchmark == "rotbench":
         notes.append(
             "official-parity mode: upstream evaluate.py, which skips predictions whose Action Input is {} "
@@ -191,4 +245,6 @@ def evaluate(
             else "default mode: upstream definitions, with the {}-skip and other evaluate.py defects fixed; "
             "--official-parity reproduces the upstream numbers"
         )
-    return build_report(benchmark, results, notes=notes, config=config)
+    report = build_report(benchmark, results, notes=notes, config=config)
+    report.update(extra or {})
+    return report

@@ -15,6 +15,10 @@ from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+# The outcome of an item with no prediction (no line in the file, a failed request, a prompt over the
+# context): an evaluation outcome, not one of the categorizer's error categories.
+MISSING = "missing"
+
 
 @dataclass
 class EvalItem:
@@ -45,8 +49,8 @@ class ItemResult:
     pi: bool
     cf: bool
     prediction: str = ""
-    category: str | None = None
-    error_type: str | None = None  # BFCL checker label (protocol="bfcl"), None when valid
+    category: str | None = None  # or MISSING
+    error_type: str | None = None  # BFCL checker label (protocol="bfcl"), None when valid; or MISSING
     note: str = ""
 
     def to_json(self) -> dict[str, Any]:

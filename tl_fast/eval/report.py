@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 from tl_fast.eval.metrics import (
+    MISSING,
     ItemResult,
     by_scenario,
     by_split,
@@ -175,6 +176,24 @@ def to_markdown(report: dict[str, Any]) -> str:
     if report["categories"]:
         out += ["", "### Error categories (tl_fast.reward.categorize)", ""]
         out += _table(["category", "items"], [[k, v] for k, v in report["categories"].items()])
+        if MISSING in report["categories"]:
+            out += ["", f"`{MISSING}`: no prediction for the item (an evaluation outcome, not a category)."]
     for note in report.get("notes", []):
         out += ["", f"> {note}"]
     return "\n".join(out) + "\n"
+
+
+def summary_line(report: dict[str, Any]) -> str:
+    """One line: pooled TS / PI / CF (BFCL: its summary groups), the item count, how many had no answer."""
+    m = report["metrics"]
+    line = (
+        f"{report['benchmark']}: TS {m['TS']:.2f} / PI {m['PI']:.2f} / CF {m['CF']:.2f} % over {m['n']} items"
+    )
+    groups = report.get("bfcl_summary", {})
+    scored = [f"{g} {m['accuracy']:.2f}" for g, m in groups.items() if m["accuracy"] is not None]
+    if scored:
+        line += ", BFCL " + ", ".join(scored) + " %"
+    missing = report["categories"].get(MISSING, 0)
+    if missing:
+        line += f"; {missing} items had no prediction ({MISSING})"
+    return line

@@ -16,6 +16,7 @@ from tl_fast.reward.categorize import (
     categorize_batch,
     categorize_prepared,
     prepare,
+    set_problem_cache_size,
 )
 from tl_fast.reward.match import CallMatch, MatchStats, match_stats_batch
 from tl_fast.reward.parse import ParseError, ToolCall, parse_tool_calls
@@ -44,4 +45,5 @@ __all__ = [
     "parse_tool_calls",
     "prepare",
     "reward_scheme",
+    "set_problem_cache_size",
 ]

@@ -37,15 +37,28 @@ def save_policy(policy, tokenizer, path: Path) -> None:
         tokenizer.save_pretrained(path / "policy")
 
 
-def save_final(policy, tokenizer, path: Path, write: bool = True):
+def save_final(policy, tokenizer, path: Path, write: bool = True, base_model: str | None = None):
     """The run's result: `path/policy`, a whole causal LM + tokenizer that `from_pretrained` and
     `python -m tl_fast.eval --model` load. A LoRA policy also leaves its adapter in `path/adapter`
     (relative to the weights it was trained on: the base model after SFT, the merged SFT model after PPO)
-    and is then merged into its weights; the merged model is returned. `write=False` only merges."""
+    and is then merged into its weights; the merged model is returned. `write=False` only merges.
+
+    `base_model`: where the adapter's base weights are (the `--model` it was trained on), written into
+    adapter_config.json as base_model_name_or_path (absolute when local) so `--model path/adapter` loads;
+    None when no saved model holds them (a random-init base, or merged SFT weights under a PPO adapter):
+    the field is then null and the evaluator asks for --base-model or points to `path/policy`."""
     model = policy.module if hasattr(policy, "module") else policy
     if hasattr(model, "peft_config"):
         if write:
+            if base_model and Path(base_model).expanduser().exists():
+                base_model = str(Path(base_model).expanduser().resolve())
             save_policy(model, tokenizer, path)
+            # peft fills a None base from the model's name_or_path, which after a merge still names the
+            # checkpoint the merged weights came from: the file is rewritten so it never names a wrong base
+            for config in (path / "adapter").glob("**/adapter_config.json"):
+                data = json.loads(config.read_text(encoding="utf-8"))
+                data["base_model_name_or_path"] = base_model or None
+                config.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n", encoding="utf-8")
         model = model.merge_and_unload()
     if write:
         save_policy(model, tokenizer, path)

@@ -1,31 +1,89 @@
-"""Typed run configuration: one dataclass per concern, parsed with `transformers.HfArgumentParser`.
+"""Typed run configuration: one dataclass per concern, turned into flags and YAML keys by `tl_fast._flags`.
 
     python -m tl_fast.train --config configs/codellama7b_tl.yaml --sft-max-steps 100
+    cfg = parse_args(["--sft-lr", "2e-4"])                      # the same from Python
 
 A YAML file gives a whole run, its keys grouped by section (model, data, mae, render, pkt, sft, ppo, run);
-command-line flags override it. Defaults are the embedded CPU demo (a tiny random-init Llama; the whole
-pipeline runs in a few minutes on a CPU); `configs/codellama7b_tl.yaml` holds the paper's settings.
+flags override it. Defaults are the embedded CPU demo (a tiny random-init Llama; the whole pipeline runs in a
+few minutes on a CPU); `configs/codellama7b_tl.yaml` holds the paper's settings. `--resume` loads the run's
+saved config.yaml instead of the defaults; a field may then change only if it is in RESUME_MAY_CHANGE.
+Parsing imports neither torch nor transformers, so `--help` and flag mistakes answer at once.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field, fields
+import os
+import sys
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from tl_fast.data.config import MAEConfig, PKTConfig, RenderConfig
+from tl_fast._cli import DTYPE_CHOICES, UserError, dtype_name
+from tl_fast._flags import (
+    DocFormatter,
+    FieldSpec,
+    FlagParser,
+    add_section,
+    field_specs,
+    given_values,
+    load_yaml_sections,
+    sections_from_dict,
+)
+from tl_fast.data.config import DataConfig, MAEConfig, PKTConfig, RenderConfig
 
 STAGES = ("mae", "sft", "ppo")
+# The tiny demo model (no --model) keeps SFT samples up to 2048 tokens: RoTLLaMA samples average ~2,000
+# tokens, so 2048 trains on 445 of the demo's 758 samples (1024 kept 184) at the SFT compute the demo had
+# before (one epoch, ~130 steps of 4096 tokens); 4096 would keep 695 but double the demo's time on a CPU.
+DEMO_MAX_LENGTH = 2048
+
+
+def normalize_stages(value: str) -> str:
+    """'ppo,sft' -> 'sft,ppo': a comma-separated subset of mae,sft,ppo, in pipeline order."""
+    given = [s.strip() for s in value.split(",") if s.strip()]
+    bad = [s for s in given if s not in STAGES]
+    if bad or not given:
+        raise ValueError(f"{', '.join(map(repr, bad)) or 'no stage'}: expected a comma-separated subset of "
+                         f"{','.join(STAGES)}")  # fmt: skip
+    if given == ["mae"] or set(given) == {"mae"}:
+        raise ValueError(
+            "mae alone trains nothing: add sft and/or ppo (e.g. --stages mae,sft), or write the MAE-filtered "
+            "dataset with python -m tl_fast.data prepare --output DIR"
+        )
+    return ",".join(s for s in STAGES if s in given)
+
+
+def normalize_dtype(value: str) -> str:
+    """'bfloat16' -> 'bf16' (the spellings tl_fast._cli accepts)."""
+    try:
+        return dtype_name(value)
+    except UserError:
+        raise ValueError(f"expected one of {DTYPE_CHOICES}") from None
+
+
+def normalize_device(value: str) -> str:
+    """auto | cpu | cuda | cuda:N (whether this machine has it is checked when the run starts)."""
+    value = value.strip().lower()
+    index = value.partition(":")[2]
+    if value not in ("auto", "cpu", "cuda") and not (value.startswith("cuda:") and index.isdigit()):
+        raise ValueError("expected auto, cpu, cuda or cuda:N")
+    return value
 
 
 @dataclass
 class ModelConfig:
     model: str | None = field(
         default=None,
-        metadata={"help": "local HF causal-LM path; unset = tiny Llama built from the fields below"},
+        metadata={
+            "help": "HF causal-LM folder or Hub id; unset = a tiny random-init Llama (the fields below)",
+            "normalize": os.path.expanduser,
+        },
     )
     tokenizer: str | None = field(
         default=None,
-        metadata={"help": "tokenizer path; unset = --model's, else the tokenizer shipped with tl_fast"},
+        metadata={
+            "help": "tokenizer folder or Hub id; unset = --model's, else the tokenizer shipped with tl_fast",
+            "normalize": os.path.expanduser,
+        },
     )
     hidden_size: int = field(default=128, metadata={"help": "tiny model only: width"})
     num_layers: int = field(default=2, metadata={"help": "tiny model only: decoder layers"})
@@ -38,12 +96,17 @@ class ModelConfig:
         default="q_proj,k_proj,v_proj,o_proj", metadata={"help": "comma-separated module names LoRA adapts"}
     )
     dtype: str = field(
-        default="auto", metadata={"help": "auto (bf16 on CUDA, fp32 on CPU) | bf16 | fp16 | fp32"}
+        default="auto",
+        metadata={
+            "help": "auto (bf16 on CUDA, fp32 on CPU) | bf16 (bfloat16) | fp16 (float16) | fp32 (float32)",
+            "normalize": normalize_dtype,
+        },
     )
     attention: str = field(
         default="auto",
         metadata={
-            "help": "auto | flash_attention_2 | varlen | packed_sdpa | sdpa | eager (auto picks the fastest)"
+            "help": "auto picks the fastest available (packed_sdpa: per-sample SDPA inside packed rows)",
+            "choices": ("auto", "flash_attention_2", "varlen", "packed_sdpa", "sdpa", "eager"),
         },
     )
     gradient_checkpointing: bool = field(
@@ -52,33 +115,8 @@ class ModelConfig:
 
 
 @dataclass
-class DataConfig:
-    data: str | None = field(
-        default=None,
-        metadata={"help": "trajectories (json/jsonl/.gz or a datasets dir); unset = vendored sample"},
-    )
-    data_format: str = field(default="auto", metadata={"help": "auto | rotllama | tl_raw | openai"})
-    max_samples: int | None = field(default=None, metadata={"help": "use at most this many samples"})
-    max_length: int | None = field(
-        default=1024, metadata={"help": "drop SFT samples longer than this (tokens)"}
-    )
-    strict: bool = field(default=False, metadata={"help": "stop at the first malformed record"})
-    eval_sets: str | None = field(
-        default="shipped",
-        metadata={
-            "help": "eval files whose queries are removed from training: comma-separated paths, or 'shipped' "
-            "(the RoTBench, ToolAlpaca and BFCL sets tl_fast ships)"
-        },
-    )
-    decontaminate: bool = field(
-        default=True,
-        metadata={"help": "drop training trajectories whose normalized user query is an eval query"},
-    )
-
-
-@dataclass
 class SFTConfig:
-    epochs: int = field(default=4, metadata={"help": "passes over the SFT samples (paper: 1)"})
+    epochs: int = field(default=1, metadata={"help": "passes over the SFT samples (paper: 1)"})
     max_steps: int | None = field(default=None, metadata={"help": "stop after this many optimizer steps"})
     tokens_per_batch: int = field(default=4096, metadata={"help": "packed tokens per micro-batch"})
     grad_accum: int = field(default=1, metadata={"help": "micro-batches per optimizer step"})
@@ -115,14 +153,16 @@ class PPOConfig:
     algo: str = field(
         default="ppo",
         metadata={
+            "choices": ("ppo", "grpo", "dapo", "dr_grpo"),
             "help": "ppo (the paper: critic + GAE) | grpo | dapo | dr_grpo (no critic; group-relative "
-            "advantages over --ppo-group-size samples per prompt)"
+            "advantages over --ppo-group-size samples per prompt)",
         },
     )
     reward: str = field(
         default="irm",
         metadata={
-            "aliases": ["--reward"],
+            "aliases": ("--reward",),
+            "choices": ("irm", "binary", "toolrl"),
             "help": "irm (TL-Training's category table) | binary (Tool-N1: 1 iff exactly right) | toolrl "
             "(ToolRL: format {0,1} + correctness [-3,3])",
         },
@@ -232,40 +272,48 @@ class PPOConfig:
 
 @dataclass
 class RunConfig:
-    config: str | None = field(default=None, metadata={"help": "YAML file with any of these fields"})
-    stages: str = field(default="mae,sft,ppo", metadata={"help": "comma-separated subset of mae,sft,ppo"})
+    config: str | None = field(
+        default=None, metadata={"help": "YAML file with any of these fields, by section"}
+    )
+    stages: str = field(
+        default="mae,sft,ppo",
+        metadata={
+            "help": "subset of mae,sft,ppo that holds sft or ppo; without mae every turn is trained",
+            "normalize": normalize_stages,
+        },
+    )
     output_dir: str | None = field(default=None, metadata={"help": "run folder; default runs/<timestamp>"})
     resume: bool = field(
-        default=False, metadata={"help": "continue the run in --output-dir from its last save"}
+        default=False,
+        metadata={"help": "continue the run in --output-dir with its saved config.yaml from its last save"},
     )
-    device: str = field(default="auto", metadata={"help": "auto | cpu | cuda"})
+    device: str = field(
+        default="auto", metadata={"help": "auto | cpu | cuda | cuda:N", "normalize": normalize_device}
+    )
     seed: int = field(default=0, metadata={"help": "random seed"})
     save_every: int = field(default=50, metadata={"help": "optimizer steps between checkpoints"})
     log_every: int = field(default=1, metadata={"help": "steps between metric rows"})
 
     def stage_list(self) -> list[str]:
-        stages = [s.strip() for s in self.stages.split(",") if s.strip()]
-        bad = [s for s in stages if s not in STAGES]
-        if bad or not stages:
-            raise ValueError(
-                f"--stages {self.stages!r}: expected a comma-separated subset of {','.join(STAGES)}"
-            )
-        return stages
+        return normalize_stages(self.stages).split(",")
 
 
-# (section name, dataclass, flag prefix): prefixes keep flat flag names unique, e.g. --sft-lr, --pkt-w-max
+# (section name, dataclass, flag prefix, --help title): prefixes keep flat flag names unique (--sft-lr)
 SECTIONS = (
-    ("model", ModelConfig, ""),
-    ("data", DataConfig, ""),
-    ("mae", MAEConfig, "mae_"),
-    ("render", RenderConfig, "render_"),
-    ("pkt", PKTConfig, "pkt_"),
-    ("sft", SFTConfig, "sft_"),
-    ("ppo", PPOConfig, "ppo_"),
-    ("run", RunConfig, ""),
+    ("model", ModelConfig, "", "the policy: a Hub/local model, or the tiny demo Llama; LoRA; precision"),
+    ("data", DataConfig, "", "trajectories in, decontamination, length limit"),
+    ("mae", MAEConfig, "mae_", "MAE: which assistant turns become training samples"),
+    ("render", RenderConfig, "render_", "how a sample becomes text"),
+    ("pkt", PKTConfig, "pkt_", "PKT: the per-token weights of the SFT loss"),
+    ("sft", SFTConfig, "sft_", "PKT-SFT optimization"),
+    ("ppo", PPOConfig, "ppo_", "IRM-PPO: rollouts, rewards, updates"),
+    ("run", RunConfig, "", "the run folder, stages, device, resume"),
 )
-# fields left to YAML / the Python API because they are not flag-shaped
-_NOT_FLAGS = {("mae", "error_patterns")}
+# What `--resume` lets change: where and how often the run logs and saves. Every other field of every section,
+# present or future, changes what the run computes and must equal the saved config.yaml.
+RESUME_MAY_CHANGE = frozenset(
+    {("run", "config"), ("run", "output_dir"), ("run", "resume"), ("run", "save_every"), ("run", "log_every")}
+)
 
 
 @dataclass
@@ -280,65 +328,130 @@ class TrainConfig:
     run: RunConfig
 
     def to_dict(self) -> dict:
-        return {name: asdict(getattr(self, name)) for name, _, _ in SECTIONS}
+        return {name: asdict(getattr(self, name)) for name, *_ in SECTIONS}
+
+    @classmethod
+    def build(cls, values: dict[str, dict]) -> TrainConfig:
+        """Each section's defaults updated by `values` ({section: {field: converted value}})."""
+        built = {}
+        for name, klass, *_ in SECTIONS:
+            try:
+                built[name] = klass(**values.get(name, {}))
+            except ValueError as exc:  # a dataclass's own check (__post_init__)
+                raise UserError(f"{name}: {exc}") from None
+        return cls(**built)
+
+
+def section_specs() -> dict[str, dict[str, FieldSpec]]:
+    return {name: field_specs(name, klass, prefix) for name, klass, prefix, _ in SECTIONS}
+
+
+def _resume_note(spec: FieldSpec) -> str:
+    return "; may change on --resume" if (spec.section, spec.name) in RESUME_MAY_CHANGE else ""
+
+
+def build_parser() -> FlagParser:
+    import tl_fast.train.__main__ as main_module
+
+    parser = FlagParser(
+        prog="python -m tl_fast.train",
+        usage="%(prog)s [flags]   (flags by config section below; --config FILE.yaml for many)",
+        description=main_module.__doc__,
+        formatter_class=DocFormatter,
+        epilog="A --config YAML groups these keys by section (model:, data:, ..., run:); flags override it.",
+    )
+    for name, spec in section_specs().items():
+        title = next(t for n, *_, t in SECTIONS if n == name)
+        add_section(parser, spec, f"{name}", title, note=_resume_note)
+    parser.add_argument("--debug", action="store_true", help="show the traceback of a user error too")
+    return parser
 
 
 def parse_args(argv: list[str] | None = None) -> TrainConfig:
-    """Flags override a YAML `--config`, whose keys are grouped by section (model, data, mae, ..., run)."""
+    """Defaults < `--config` YAML < flags; with `--resume`, the run's saved config.yaml < allowed flags."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    namespace = build_parser().parse_args(argv)
+    specs = section_specs()
+    flags = {name: given_values(namespace, s) for name, s in specs.items()}
+    config = flags["run"].get("config")
+    from_yaml = load_yaml_sections(config, specs) if config else {}
+    merged = {name: {**from_yaml.get(name, {}), **flags[name]} for name in specs}
+    if merged["run"].get("resume"):
+        return _resumed(merged, flags, config, specs)
+    return TrainConfig.build(merged)
+
+
+def load_run_config(run_dir: str | Path) -> TrainConfig:
+    """The config.yaml a run saved (checked like a --config file)."""
     import yaml
-    from transformers import HfArgumentParser
 
-    parser = HfArgumentParser(_flag_classes())
-    flat = {}
-    for obj in parser.parse_args_into_dataclasses(args=argv):
-        flat.update(asdict(obj))
-    sections = {name: {} for name, _, _ in SECTIONS}
-    explicit = _explicit_flags(argv)
-    if flat.get("config"):
-        data = yaml.safe_load(Path(flat["config"]).read_text()) or {}
-        known = {name: {f.name for f in fields(klass)} for name, klass, _ in SECTIONS}
-        for section, values in data.items():
-            if section not in known or not isinstance(values, dict):
-                raise ValueError(f"{flat['config']}: top-level key {section!r} is not one of {list(known)}")
-            unknown = set(values) - known[section]
-            if unknown:
-                raise ValueError(f"{flat['config']}: unknown keys in {section}: {sorted(unknown)}")
-            sections[section].update(values)
-    for name, klass, prefix in SECTIONS:
-        for f in fields(klass):
-            key = prefix + f.name
-            if key in flat and (key in explicit or f.name not in sections[name]):
-                sections[name][f.name] = flat[key]
-    built = {}
-    for name, klass, _ in SECTIONS:
-        values = sections[name]
-        if name == "mae" and "error_patterns" in values:
-            values["error_patterns"] = tuple(values["error_patterns"])
-        built[name] = klass(**values)
-    return TrainConfig(**built)
+    path = Path(run_dir) / "config.yaml"
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise UserError(f"{path}: not readable YAML ({str(exc).splitlines()[0]})") from None
+    return TrainConfig.build(sections_from_dict(data, section_specs(), str(path)))
 
 
-def _flag_classes():
-    from dataclasses import make_dataclass
+def _resumed(merged: dict, flags: dict, config: str | None, specs) -> TrainConfig:
+    out = merged["run"].get("output_dir")
+    if not out:
+        raise UserError(
+            "--resume needs --output-dir: the folder of the run to continue (e.g. runs/20260101-120000)"
+        )
+    if not (Path(out) / "config.yaml").is_file():
+        raise UserError(
+            f"--resume: {out} holds no run to continue (no config.yaml); drop --resume to start one there"
+        )
+    saved = load_run_config(out)
+    saved_values = saved.to_dict()
+    changed = []
+    for section, values in merged.items():
+        for name, value in values.items():
+            if (section, name) in RESUME_MAY_CHANGE:
+                setattr(getattr(saved, section), name, value)
+            elif value != saved_values[section][name]:
+                spec = specs[section][name]
+                label = spec.flag if name in flags[section] else f"{section}.{name} in {config}"
+                changed.append(f"{label} {_show(value)} (saved: {_show(saved_values[section][name])})")
+    if changed:
+        allowed = ", ".join(specs[s][n].flag for s, n in sorted(RESUME_MAY_CHANGE))
+        raise UserError(
+            f"--resume continues {out} as saved in its config.yaml, but {'; '.join(changed)} would change "
+            f"what it computes: drop {'them' if len(changed) > 1 else 'it'}, or start a new --output-dir "
+            f"(on resume only {allowed} may change)"
+        )
+    saved.run.resume, saved.run.output_dir = True, str(out)
+    return saved
 
-    out = []
-    for name, klass, prefix in SECTIONS:
-        specs = [
-            (prefix + f.name, f.type, field(default=f.default, metadata=f.metadata))
-            for f in fields(klass)
-            if (name, f.name) not in _NOT_FLAGS
-        ]
-        out.append(make_dataclass(f"{klass.__name__}Flags", specs))
-    return out
+
+def _show(value) -> str:
+    if isinstance(value, tuple):
+        return f"[{len(value)} entries]"
+    return "none" if value is None else str(value).lower() if isinstance(value, bool) else str(value)
 
 
-def _explicit_flags(argv: list[str] | None) -> set[str]:
-    import sys
+def flag_of(section: str, name: str) -> str:
+    """The command-line spelling of a field, e.g. flag_of('sft', 'lr') == '--sft-lr'."""
+    return section_specs()[section][name].flag
 
-    args = sys.argv[1:] if argv is None else argv
-    given = {a[2:].split("=", 1)[0].replace("-", "_") for a in args if a.startswith("--")}
-    for _, klass, prefix in SECTIONS:  # a field given by an alias (e.g. --reward for ppo.reward)
-        for f in fields(klass):
-            if any(alias[2:].replace("-", "_") in given for alias in f.metadata.get("aliases", ())):
-                given.add(prefix + f.name)
-    return given
+
+__all__ = [
+    "DEMO_MAX_LENGTH",
+    "RESUME_MAY_CHANGE",
+    "SECTIONS",
+    "STAGES",
+    "DataConfig",
+    "MAEConfig",
+    "ModelConfig",
+    "PKTConfig",
+    "PPOConfig",
+    "RenderConfig",
+    "RunConfig",
+    "SFTConfig",
+    "TrainConfig",
+    "build_parser",
+    "flag_of",
+    "load_run_config",
+    "parse_args",
+]

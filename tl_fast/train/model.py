@@ -29,8 +29,14 @@ def resolve_dtype(name: str, device: torch.device) -> torch.dtype:
 def load_tokenizer(cfg: ModelConfig):
     from transformers import AutoTokenizer
 
+    from tl_fast._cli import UserError
+
     path = cfg.tokenizer or cfg.model or str(SHIPPED_TOKENIZER)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(path)
+    except (OSError, ValueError) as exc:  # a folder without tokenizer files, an unknown tokenizer class
+        flag = "--tokenizer" if cfg.tokenizer else "--model"
+        raise UserError(f"{flag} {path}: cannot load a tokenizer ({str(exc).splitlines()[0]})") from None
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
     return tokenizer
@@ -41,9 +47,16 @@ def build_policy(cfg: ModelConfig, tokenizer, dtype: torch.dtype, attn_implement
     from transformers import AutoModelForCausalLM, LlamaConfig, LlamaForCausalLM
 
     if cfg.model:
-        model = AutoModelForCausalLM.from_pretrained(
-            cfg.model, dtype=dtype, attn_implementation=attn_implementation
-        )
+        from tl_fast._cli import UserError
+
+        try:
+            model = AutoModelForCausalLM.from_pretrained(
+                cfg.model, dtype=dtype, attn_implementation=attn_implementation
+            )
+        except OSError as exc:  # no config.json / weights in the folder
+            raise UserError(
+                f"--model {cfg.model}: cannot load a causal LM ({str(exc).splitlines()[0]})"
+            ) from None
     else:
         config = LlamaConfig(
             vocab_size=len(tokenizer),

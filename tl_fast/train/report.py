@@ -68,7 +68,7 @@ def write_report(run_dir: Path, metrics: MetricsLog, header: dict) -> Path:
     lines += [f"- **{k}**: {v}" for k, v in header.items()]
     lines += ["", "Resolved configuration: `config.yaml`; every step: `metrics.jsonl`.", ""]
     if mae:
-        lines += ["## MAE", "", "| count | value |", "|---|---:|"]
+        lines += ["## Data (MAE included)", "", "| count | value |", "|---|---:|"]
         lines += [f"| {k} | {v} |" for k, v in mae[-1].items() if k not in ("stage", "step")]
         lines.append("")
     if sft:

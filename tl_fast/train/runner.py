@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import signal
 from dataclasses import dataclass
@@ -63,70 +62,124 @@ def _agreed(stop, accelerator):
     return agreed
 
 
-def _device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name == "cuda" and not torch.cuda.is_available():
-        raise ValueError("--device cuda but no CUDA device is visible")
-    return torch.device(name)
+def _agreed_run_dir(cfg: TrainConfig, accelerator) -> Path:
+    """--output-dir, or runs/<timestamp> chosen by the main process (all processes use the same)."""
+    if not cfg.run.output_dir:
+        from accelerate.utils import broadcast_object_list
 
+        stamp = [dt.datetime.now().strftime("%Y%m%d-%H%M%S")]
+        if accelerator.num_processes > 1:
+            broadcast_object_list(stamp)
+        cfg.run.output_dir = str(Path("runs") / stamp[0])
+    path = Path(cfg.run.output_dir).expanduser()
+    from tl_fast.train.checks import check_run_dir
 
-def _run_dir(cfg: TrainConfig) -> Path:
-    if cfg.run.output_dir:
-        path = Path(cfg.run.output_dir)
-    else:
-        path = Path("runs") / dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-    if cfg.run.resume and not (path / "checkpoints" / "latest.json").exists():
-        raise FileNotFoundError(
-            f"--resume: no checkpoint under {path}/checkpoints (give the run's --output-dir)"
-        )
-    if not cfg.run.resume and (path / "metrics.jsonl").exists():
-        raise FileExistsError(
-            f"{path} already holds a run: pass --resume to continue it, or another --output-dir"
-        )
-    path.mkdir(parents=True, exist_ok=True)
+    check_run_dir(path, cfg)  # again: the timestamped default may exist too
+    accelerator.wait_for_everyone()  # every process checked before the main one writes there
     return path
 
 
-def run(cfg: TrainConfig, should_stop=None) -> RunResult:
+def _changed_from_defaults(cfg: TrainConfig) -> str:
+    from tl_fast.train.config import TrainConfig as Config
+
+    default, now = Config.build({}).to_dict(), cfg.to_dict()
+    skip = {("run", "output_dir"), ("run", "resume"), ("run", "config")}
+    changed = [
+        f"{section}.{name} {value}"
+        for section, values in now.items()
+        for name, value in values.items()
+        if (section, name) not in skip and value != default[section][name]
+    ]
+    return ", ".join(changed) or "none"
+
+
+def _write_config(run_dir: Path, cfg: TrainConfig) -> None:
+    tmp = run_dir / "config.yaml.tmp"
+    tmp.write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    tmp.replace(run_dir / "config.yaml")
+
+
+def _clean_failed_start(run_dir: Path, existed: bool) -> None:
+    """A run that stopped before its first checkpoint leaves nothing a later run or --resume trips on."""
+    import shutil
+
+    from tl_fast.train.checks import RUN_FILES
+
+    if (run_dir / "checkpoints" / "latest.json").exists():
+        return
+    if not existed:
+        shutil.rmtree(run_dir, ignore_errors=True)
+    else:
+        for name in RUN_FILES:
+            target = run_dir / name
+            shutil.rmtree(target, ignore_errors=True) if target.is_dir() else target.unlink(missing_ok=True)
+    print(f"removed what the run wrote in {run_dir}: it stopped before its first checkpoint", flush=True)
+
+
+def run(cfg: TrainConfig, should_stop=None, read=None) -> RunResult:
+    """Runs the configured stages. Anything the user can fix is a UserError raised before the run folder is
+    made. `read`: what tl_fast.train.data.read_data(cfg, stages) returned, when the caller read the data."""
+    from tl_fast._cli import UserError, check_device, torch_dtype
+    from tl_fast.train.checks import check_launcher, preflight, resolve_max_length
+    from tl_fast.train.data import prepare_data, read_data
+
+    # The checks that need no model, tokenizer or launcher first: a mistake is reported in seconds.
+    preflight(cfg)
+    stages = cfg.run.stage_list()
+    device_name = check_device(cfg.run.device)
+    if device_name == "auto":
+        device_name = "cuda" if torch.cuda.is_available() else "cpu"
+    read = read if read is not None else read_data(cfg, stages)
+
     from accelerate import Accelerator
     from transformers import set_seed
 
     from tl_fast.attention import select_attention
-    from tl_fast.train.data import prepare_data
-    from tl_fast.train.model import Critic, add_lora, build_policy, load_tokenizer, resolve_dtype
-    from tl_fast.train.ppo import run_ppo
-    from tl_fast.train.sft import run_sft
+    from tl_fast.train.model import Critic, add_lora, build_policy, load_tokenizer
 
-    stages = cfg.run.stage_list()
-    device = _device(cfg.run.device)
-    accelerator = Accelerator(cpu=device.type == "cpu")
+    accelerator = Accelerator(cpu=device_name == "cpu")
+    check_launcher(accelerator.num_processes)
     device = accelerator.device
-    set_seed(cfg.run.seed)
-    run_dir = _run_dir(cfg)
+    run_dir = _agreed_run_dir(cfg, accelerator)
+    existed = run_dir.exists()
     main = accelerator.is_main_process
-    if main:
-        (run_dir / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-        print(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
-    metrics = MetricsLog(run_dir / "metrics.jsonl", enabled=main)
+    set_seed(cfg.run.seed)
     resume = latest_checkpoint(run_dir) if cfg.run.resume else None
-    if resume is not None and resume["stage"] == "ppo" and cfg.model.lora_r > 0:
-        # PPO's adapter sits on the merged SFT weights, which the checkpoint does not hold.
-        raise ValueError("resuming a LoRA run inside PPO is not supported; rerun PPO from the SFT result")
 
     tokenizer = load_tokenizer(cfg.model)
-    attn_impl, attn_desc = select_attention(cfg.model.attention, device)
-    dtype = resolve_dtype(cfg.model.dtype, device)
+    try:
+        attn_impl, attn_desc = select_attention(cfg.model.attention, device)
+    except ValueError as exc:
+        raise UserError(f"--attention {cfg.model.attention}: {exc}") from None
+    dtype = torch_dtype(cfg.model.dtype, device.type)
+    cfg.data.max_length = resolve_max_length(cfg, tokenizer)  # saved resolved: a resume keeps it
     if main:
-        print(f"device {device}, dtype {dtype}, attention: {attn_desc}", flush=True)
-
-    data = prepare_data(cfg, tokenizer, stages, accelerator)
-    if main and resume is None:
-        metrics.log("mae", step=0, **data.counts)
-
+        if cfg.run.resume:
+            where = (
+                f"its {resume['stage']} step {resume['step']} checkpoint"
+                if resume
+                else "step 0 (no checkpoint)"
+            )
+            print(f"resuming {run_dir} from {where} with its saved config.yaml", flush=True)
+        print(f"config (changed from the defaults): {_changed_from_defaults(cfg)}", flush=True)
+        print(
+            f"device {device} x{accelerator.num_processes}, dtype {dtype}, attention: {attn_desc}", flush=True
+        )
+    data = prepare_data(cfg, tokenizer, stages, accelerator, read, show=main)
     policy = build_policy(cfg.model, tokenizer, dtype, attn_impl).to(device)
     if cfg.model.lora_r > 0:
         policy = add_lora(policy, cfg.model)
+
+    # Everything the run needs is in hand: only now does it write to its folder.
+    metrics = MetricsLog(run_dir / "metrics.jsonl", enabled=main)
+    if main:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        if not cfg.run.resume:
+            _write_config(run_dir, cfg)
+        if resume is None:
+            (run_dir / "metrics.jsonl").unlink(missing_ok=True)  # a resume without checkpoint starts over
+            metrics.log("mae", step=0, **data.counts)  # the data summary
+    accelerator.wait_for_everyone()
     header = {
         "stages": ",".join(stages),
         "model": cfg.model.model
@@ -141,18 +194,44 @@ def run(cfg: TrainConfig, should_stop=None) -> RunResult:
         header["RL"] = (
             f"{p.algo}, reward {p.reward}, {p.rollout_batch} samples per step ({p.group_size} per prompt)"
         )
+    if resume is not None:
+        header["resumed"] = f"from {resume['stage']} step {resume['step']}"
+    try:
+        interrupted, policy = _train(cfg, stages, policy, tokenizer, data, run_dir, metrics, accelerator,
+                                     resume, should_stop, Critic, add_lora)  # fmt: skip
+    except BaseException:
+        if main and not cfg.run.resume:
+            _clean_failed_start(run_dir, existed)
+        raise
+    if not interrupted:  # every process merges a LoRA policy, so all return the same kind of model
+        # a PPO adapter after LoRA SFT sits on merged SFT weights that no saved model holds
+        adapter_base = None if {"sft", "ppo"} <= set(stages) else cfg.model.model
+        policy = save_final(policy, tokenizer, run_dir / "final", write=main, base_model=adapter_base)
+    if main:
+        header["interrupted"] = str(interrupted)
+        report = write_report(run_dir, metrics, header)
+        print(f"run folder: {run_dir}  (report: {report})", flush=True)
+        if interrupted:
+            print(f"continue it with: python -m tl_fast.train --output-dir {run_dir} --resume", flush=True)
+    accelerator.wait_for_everyone()
+    return RunResult(run_dir, interrupted, policy, tokenizer)
+
+
+def _train(cfg, stages, policy, tokenizer, data, run_dir, metrics, accelerator, resume, should_stop, Critic,
+           add_lora):  # fmt: skip
+    """SFT then PPO, each from the checkpoint `resume` points at; returns (interrupted, policy)."""
+    from tl_fast.train.ppo import run_ppo
+    from tl_fast.train.sft import run_sft
 
     interrupted = False
+    in_ppo = resume is not None and resume["stage"] == "ppo"
     with StopOnSignal() as stop_signal:
         stop = _agreed(should_stop or stop_signal, accelerator)
-        # Resuming inside PPO: the reference is the policy PPO started from (the SFT result, or the initial
-        # model without an SFT stage), not the resumed weights.
-        ppo_start = None
-        if resume is not None and resume["stage"] == "ppo":
-            ppo_start = _last_checkpoint(run_dir, "sft") if "sft" in stages else copy.deepcopy(policy)
-        if resume is not None:
+        if resume is not None and not in_ppo:
             load_policy_weights(policy, resume["path"])
-        sft_done = resume is not None and (resume["stage"] == "ppo" or _sft_finished(resume))
+        elif in_ppo and "sft" in stages:
+            load_policy_weights(policy, _sft_result(run_dir))  # PPO's reference and critic start from it
+        sft_done = in_ppo or (resume is not None and _sft_finished(resume))
         if "sft" in stages and not sft_done:
             policy, interrupted = run_sft(
                 policy,
@@ -168,12 +247,13 @@ def run(cfg: TrainConfig, should_stop=None) -> RunResult:
             )
             policy = accelerator.unwrap_model(policy)
         if "ppo" in stages and not interrupted:
-            ref_policy, critic, policy = _ppo_models(policy, cfg, Critic, add_lora, ppo_start)
-            ppo_state = None
-            if resume is not None and resume["stage"] == "ppo":
-                ppo_state = load_trainer_state(resume["path"])
-                if critic is not None:
-                    critic.load_state_dict(ppo_state["critic"])
+            ref_policy, critic, policy = _ppo_models(policy, cfg, Critic, add_lora)
+            state = None
+            if in_ppo:
+                load_policy_weights(policy, resume["path"])
+                state = load_trainer_state(resume["path"])
+                if critic is not None:  # grpo, dapo and dr_grpo have none
+                    critic.load_state_dict(state["critic"])
             interrupted = run_ppo(
                 policy,
                 ref_policy,
@@ -186,18 +266,24 @@ def run(cfg: TrainConfig, should_stop=None) -> RunResult:
                 metrics,
                 accelerator,
                 seed=cfg.run.seed,
-                start_step=resume["step"] if resume is not None and resume["stage"] == "ppo" else 0,
+                start_step=resume["step"] if in_ppo else 0,
                 should_stop=stop,
-                resume_state=ppo_state,
+                resume_state=state,
             )
-    if not interrupted:  # every process merges a LoRA policy, so all return the same kind of model
-        policy = save_final(policy, tokenizer, run_dir / "final", write=main)
-    if main:
-        header["interrupted"] = str(interrupted)
-        report = write_report(run_dir, metrics, header)
-        print(f"run folder: {run_dir}  (report: {report})", flush=True)
-    accelerator.wait_for_everyone()
-    return RunResult(run_dir, interrupted, policy, tokenizer)
+    return interrupted, policy
+
+
+def _sft_result(run_dir: Path) -> Path:
+    """The last SFT checkpoint, which holds the finished SFT policy (PPO's reference)."""
+    from tl_fast._cli import UserError
+
+    found = sorted((run_dir / "checkpoints").glob("sft-step*"))
+    if not found or not load_trainer_state(found[-1]).get("sft_finished", False):
+        raise UserError(
+            f"--resume: {run_dir}/checkpoints holds no finished SFT checkpoint, which PPO's reference and "
+            "critic start from; rerun the stages from the start in a new --output-dir"
+        )
+    return found[-1]
 
 
 def _sft_finished(resume: dict) -> bool:
@@ -205,19 +291,12 @@ def _sft_finished(resume: dict) -> bool:
     return bool(state.get("sft_finished", False))
 
 
-def _last_checkpoint(run_dir: Path, stage: str) -> Path:
-    found = sorted((run_dir / "checkpoints").glob(f"{stage}-step*"))
-    if not found:
-        raise FileNotFoundError(
-            f"no {stage} checkpoint under {run_dir}/checkpoints to rebuild the reference from"
-        )
-    return found[-1]
-
-
-def _ppo_models(policy, cfg: TrainConfig, Critic, add_lora, start=None):
+def _ppo_models(policy, cfg: TrainConfig, Critic, add_lora):
     """Reference = the SFT policy (LoRA: same weights, adapters disabled); critic = SFT decoder + head, for
     ppo only (grpo, dapo and dr_grpo build none). The reference is kept for every algorithm, so each logs
-    its KL to the SFT policy. `start` (resume): the weights PPO began from, a module or a checkpoint."""
+    its KL to the SFT policy."""
+    import copy
+
     lora = cfg.model.lora_r > 0
     if lora:
         policy = policy.merge_and_unload()  # fold the SFT adapter into the weights
@@ -228,10 +307,4 @@ def _ppo_models(policy, cfg: TrainConfig, Critic, add_lora, start=None):
     if lora:
         # a fresh adapter on the merged SFT weights: disabling it gives the SFT policy, no second copy
         return None, critic, add_lora(policy, cfg.model)
-    if isinstance(start, torch.nn.Module):
-        ref = start
-    else:
-        ref = copy.deepcopy(policy)
-        if start is not None:
-            load_policy_weights(ref, start)
-    return ref.eval().requires_grad_(False), critic, policy
+    return copy.deepcopy(policy).eval().requires_grad_(False), critic, policy
