@@ -134,8 +134,8 @@ MUTATIONS = [
     Mutation(
         id="resume-reference-is-the-resumed-policy",
         file="tl_fast/train/runner.py",
-        old="_ppo_models(policy, cfg, Critic, add_lora, ppo_start)",
-        new="_ppo_models(policy, cfg, Critic, add_lora, None)",
+        old="        if resume is not None and not in_ppo:",
+        new="        if resume is not None:",
         tests=[GROUP + "::test_resume_reproduces_the_next_rl_step"],
         why="after --resume inside RL the KL is measured against the resumed weights, not the SFT policy",
     ),
