@@ -16,6 +16,7 @@
 #include "bfcl.h"
 #include "categorize.h"
 #include "core.h"
+#include "match_stats.h"
 #include "python/convert.h"
 #include "python/problem_cache.h"
 #include "toolcall.h"
@@ -265,6 +266,44 @@ py::list categorize_batch(py::list predictions, py::list tools_list, py::list go
 
 }  // namespace
 
+// ---- ToolRL match statistics (match_stats.h) ----
+namespace {
+
+// -> one (parsed, pred_calls, gold_calls, common_names, [(pred, gold_keys, pred_keys, common_keys,
+//    matched_values) per gold call]) per prediction; computed on C++ threads with the GIL released.
+py::list match_stats_set(py::list predictions, const ProblemSet& set, int num_threads) {
+    if (predictions.size() != set.items.size())
+        throw py::value_error("got " + std::to_string(predictions.size()) + " predictions for " +
+                              std::to_string(set.items.size()) + " problems");
+    for (const tl_fast::Problem* p : set.items)
+        if (p->protocol != tl_fast::Protocol::TL)
+            throw py::value_error("match statistics need protocol 'tl'");
+    std::vector<std::string_view> texts;  // views into the strs `predictions` holds (as in categorize_set)
+    texts.reserve(predictions.size());
+    for (py::handle p : predictions) {
+        if (!PyUnicode_Check(p.ptr())) throw py::type_error("predictions must be str");
+        Py_ssize_t n = 0;
+        const char* data = PyUnicode_AsUTF8AndSize(p.ptr(), &n);
+        if (data == nullptr) PyErr_Clear(), data = "\xff", n = 1;
+        texts.emplace_back(data, size_t(n));
+    }
+    std::vector<tl_fast::MatchStats> stats;
+    {
+        py::gil_scoped_release release;
+        stats = tl_fast::match_stats_many(texts, set.items, num_threads);
+    }
+    py::list out;
+    for (const auto& s : stats) {
+        py::list calls;
+        for (const auto& c : s.gold)
+            calls.append(py::make_tuple(c.pred, c.gold_keys, c.pred_keys, c.common_keys, c.matched_values));
+        out.append(py::make_tuple(s.parsed, s.pred_calls, s.gold_calls, s.common_names, calls));
+    }
+    return out;
+}
+
+}  // namespace
+
 PYBIND11_MODULE(_native, m) {
     m.doc() = "tl_fast native core (tool-call parsing and reward categorization)";
     m.attr("ABI_VERSION") = tl_fast::kAbiVersion;
@@ -291,6 +330,8 @@ PYBIND11_MODULE(_native, m) {
         .def_property_readonly("num_unique", [](const ProblemSet& s) { return s.unique.size(); });
     m.def("categorize_set", &categorize_set, py::arg("predictions"), py::arg("problems"), py::arg("rewards"),
           py::arg("num_threads"), py::arg("make_verdict"), "Verdicts of predictions[k] against the prepared problems.");
+    m.def("match_stats_set", &match_stats_set, py::arg("predictions"), py::arg("problems"),
+          py::arg("num_threads") = 0, "ToolRL match statistics per prediction (see csrc/match_stats.h).");
     m.def("categorize_batch", &categorize_batch, py::arg("predictions"), py::arg("tools_list"), py::arg("golds"),
           py::arg("protocol"), py::arg("bfcl_category"), py::arg("string_match"), py::arg("bfcl_mode"),
           py::arg("underscore_to_dot"), py::arg("rewards"), py::arg("num_threads"), py::arg("make_verdict"),
