@@ -10,7 +10,7 @@ VENV       ?= .venv
 TORCH_SPEC ?= torch==2.13.0
 PY         := $(VENV)/bin/python
 STAMP      := $(VENV)/.tl_fast-installed
-NATIVE_SRC := $(wildcard csrc/*.cpp csrc/*.h)
+NATIVE_SRC := $(wildcard csrc/*.cpp csrc/*.h csrc/*/*.cpp csrc/*/*.h)
 ASAN_BUILD := build/asan
 
 .PHONY: demo test install ctest lint pytest bench clean gpu-check

@@ -19,8 +19,10 @@ def native_extensions():
         return [], {}
     from pybind11.setup_helpers import Pybind11Extension, build_ext
 
-    # Every csrc/*.cpp goes into the module (bindings.cpp is the glue); CMakeLists.txt globs the same.
-    sources = sorted(str(p.relative_to(ROOT)) for p in (ROOT / "csrc").glob("*.cpp"))
+    # Every csrc/**/*.cpp but the C++ tests goes into the module (bindings.cpp and python/ are the glue);
+    # CMakeLists.txt globs the same.
+    cpp = (ROOT / "csrc").rglob("*.cpp")
+    sources = sorted(str(p.relative_to(ROOT)) for p in cpp if "tests" not in p.relative_to(ROOT).parts)
     ext = Pybind11Extension(
         "tl_fast._native",
         sources,

@@ -75,15 +75,17 @@ def main() -> None:
                 )
                 for preds, tools, golds, proto, cat in batches
             ]
-            prepared[tag] = (module, sets, rewards)
+            # ABI 4 makes each distinct verdict through a callback; older builds return tuples
+            extra = ((lambda *v: v),) if module.ABI_VERSION >= 4 else ()
+            prepared[tag] = (module, sets, rewards, extra)
         n = sum(len(p) for p, _ in prepared["base"][1])
         times: dict[str, list[float]] = {"base": [], "new": []}
         for rep in range(args.reps):
             for tag in ("base", "new") if rep % 2 == 0 else ("new", "base"):
-                module, sets, rewards = prepared[tag]
+                module, sets, rewards, extra = prepared[tag]
                 t0 = time.process_time()
                 for preds, problems in sets:
-                    module.categorize_set(preds, problems, rewards, 1)
+                    module.categorize_set(preds, problems, rewards, 1, *extra)
                 times[tag].append(time.process_time() - t0)
         base, new = (statistics.median(times[t]) for t in ("base", "new"))
         print(

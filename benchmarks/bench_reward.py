@@ -2,6 +2,8 @@
 
     python benchmarks/bench_reward.py                 # both corpora, writes results/bench_reward.csv
     python benchmarks/bench_reward.py --repeat 40     # corpus copies per native timing (default 20)
+    python benchmarks/bench_reward.py --corpus bfcl --no-save   # one corpus, print only
+    PYTHONPATH=../old python benchmarks/bench_reward.py --code-sha 1ca097d   # another build; rows say so
 
 Corpora (vendored in tests/reward/data):
   bfcl      2,351 gemma4 prompt-mode outputs on BFCL v4 (8 AST categories), protocol="bfcl" (BFCL's checker);
@@ -9,13 +11,18 @@ Corpora (vendored in tests/reward/data):
   rotbench  RoTBench First_Turn clean+slight gold alternatives, each also mutated (quotes, names, cut, extra
             or missing parameters), against the first gold, protocol="tl" (IRM categories).
 Modes: "prepared" times categorize_prepared (problems built once, as for a fixed PPO prompt set or eval set);
-"batch" times categorize_batch, problem building from Python dicts included.
+"batch" times the plain categorize_batch, as a reward function in an RL loop calls it (no prepare(); the
+corpus copies are the same objects, as the samples of one prompt are): problem lookup from Python included;
+"batch_new" does the same on equal objects made anew for every call (a dataset read again each step);
+"batch_cold" with the problem cache off (every problem converted; prompts never seen before).
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
 import gzip
+import itertools
 import json
 import random
 import sys
@@ -26,6 +33,11 @@ from harness import measure, print_table, write_results  # noqa: E402
 
 from tl_fast._native_glue import native_available  # noqa: E402
 from tl_fast.reward import categorize_batch, categorize_prepared, prepare  # noqa: E402
+
+try:  # absent before the problem cache: the bench also measures older builds
+    from tl_fast.reward.categorize import set_problem_cache_size as set_cache
+except ImportError:
+    set_cache = None
 
 DATA = Path(__file__).resolve().parent.parent / "tests" / "reward" / "data"
 
@@ -99,22 +111,46 @@ def run(corpus_name: str, items: list, protocol: str, repeat: int) -> list:
                 10,
             )
 
-        def end_to_end(backend: str, threads: int):
-            for category, group in by_category.items():
+        def plain(backend: str, threads: int, groups) -> None:
+            for preds, tools, golds, category in groups:
                 categorize_batch(
-                    [g[0] for g in group],
-                    [g[1] for g in group],
-                    [g[2] for g in group],
+                    preds,
+                    tools,
+                    golds,
                     protocol=protocol,
                     bfcl_category=category or None,
                     backend=backend,
                     num_threads=threads,
                 )
 
-        speeds["native_2t_batch"] = timed(lambda: end_to_end("native", 2), "native_2t", "batch", n, 5)
-        speeds["python_batch"] = timed(lambda: end_to_end("python", 1), "python", "batch", n, 3)
+        def corpus(copies: int, fresh: bool):
+            out = []
+            for category, group in by_category.items():
+                tools = [g[1] for g in group] * copies
+                golds = [g[2] for g in group] * copies
+                if fresh:  # every item its own objects, equal to the others'
+                    tools, golds = copy.deepcopy(tools), copy.deepcopy(golds)
+                out.append(([g[0] for g in group] * copies, tools, golds, category))
+            return out
+
+        same = corpus(repeat, fresh=False)
+        for threads in (1, 2):
+            speeds[f"native_{threads}t_batch"] = timed(
+                lambda t=threads: plain("native", t, same), f"native_{threads}t", "batch", n * repeat, 10
+            )
+        fresh = itertools.cycle([corpus(repeat, fresh=True) for _ in range(2)])
+        speeds["native_2t_batch_new"] = timed(
+            lambda: plain("native", 2, next(fresh)), "native_2t", "batch_new", n * repeat, 6
+        )
+        if set_cache is not None:
+            set_cache(0)
+            speeds["native_2t_batch_cold"] = timed(
+                lambda: plain("native", 2, same), "native_2t", "batch_cold", n * repeat, 3
+            )
+            set_cache(8192)
+        speeds["python_batch"] = timed(lambda: plain("python", 1, corpus(1, False)), "python", "batch", n, 3)
     for name, s in speeds.items():
-        twin = speeds["python_batch" if name.endswith("_batch") else "python"]  # like against like
+        twin = speeds["python_batch" if "_batch" in name else "python"]  # like against like
         ratio = f"  ({s / twin:.0f}x python)" if name.startswith("native") else ""
         print(f"{corpus_name:<9} {name:<16} {s:>12,.0f} calls/s{ratio}")
     return rows
@@ -126,14 +162,26 @@ def main() -> None:
     )
     parser.add_argument("--repeat", type=int, default=20, help="corpus copies per native timing")
     parser.add_argument("--no-save", action="store_true", help="print only; do not append to results/")
+    parser.add_argument("--corpus", choices=["all", "bfcl", "bfcl_tl", "rotbench"], default="all")
+    parser.add_argument(
+        "--code-sha",
+        help="stamp rows with this commit: the code measured is another checkout's (PYTHONPATH=it)",
+    )
     args = parser.parse_args()
-    bfcl = bfcl_corpus()
-    rows = run("bfcl", bfcl, "bfcl", args.repeat)
-    rows += run("bfcl_tl", bfcl, "tl", args.repeat)
-    rows += run("rotbench", rotbench_corpus(), "tl", args.repeat)
+    if args.repeat < 1:
+        parser.error(f"--repeat must be >= 1, got {args.repeat}")
+    rows = []
+    if args.corpus in ("all", "bfcl", "bfcl_tl"):
+        bfcl = bfcl_corpus()
+        if args.corpus != "bfcl_tl":
+            rows += run("bfcl", bfcl, "bfcl", args.repeat)
+        if args.corpus != "bfcl":
+            rows += run("bfcl_tl", bfcl, "tl", args.repeat)
+    if args.corpus in ("all", "rotbench"):
+        rows += run("rotbench", rotbench_corpus(), "tl", args.repeat)
     print_table(rows)
     if not args.no_save:
-        print("wrote", write_results(rows, "bench_reward"))
+        print("wrote", write_results(rows, "bench_reward", git_sha=args.code_sha))
 
 
 if __name__ == "__main__":

@@ -127,11 +127,16 @@ def measure(
     return Measurement(bench, provider, mode, shape, p20, p50, p80, peak, flops, bytes_moved, extra)
 
 
-def write_results(rows: list[Measurement], name: str, results_dir: Path = RESULTS_DIR) -> Path:
-    """Appends rows to results/<name>.csv (header written once), each stamped with `environment()`."""
+def write_results(
+    rows: list[Measurement], name: str, results_dir: Path = RESULTS_DIR, git_sha: str | None = None
+) -> Path:
+    """Appends rows to results/<name>.csv (header written once), each stamped with `environment()`; `git_sha`
+    names the commit whose code was measured when that is not this checkout's (a before/after comparison)."""
     results_dir.mkdir(parents=True, exist_ok=True)
     path = results_dir / f"{name}.csv"
     env = environment()
+    if git_sha is not None:
+        env["git_sha"] = git_sha
     fieldnames = [
         *env,
         "bench",

@@ -15,101 +15,6 @@ using K = Value::Kind;
 // Decoder: default_decode_ast_prompting + ast_parse + resolve_ast_call / resolve_ast_by_type
 // ------------------------------------------------------------------------------------------------
 
-// ast.unparse's operator precedence, loosest first (walrus 0 ... atoms 14).
-int precedence(const Expr& e) {
-    if (e.kind == Expr::Kind::Other) {
-        if (e.id == "walrus") return 0;
-        if (e.id == "ifexp") return 1;
-        return e.id == "or" ? 2 : e.id == "and" ? 3 : 5;
-    }
-    if (e.kind == Expr::Kind::Unary) return e.id == "not" ? 4 : 12;
-    if (e.kind == Expr::Kind::BinOp) {
-        const std::string& op = e.id;
-        if (op == "|") return 6;
-        if (op == "^") return 7;
-        if (op == "&") return 8;
-        if (op == "<<" || op == ">>") return 9;
-        if (op == "+" || op == "-") return 10;
-        return op == "**" ? 13 : 11;
-    }
-    return 14;
-}
-
-// ast.unparse for the supported subset (used for calls without keywords and subscripts, as BFCL does).
-std::string unparse(const Expr& e) {
-    auto wrap = [](const Expr& child, int need) {
-        const std::string s = unparse(child);
-        return precedence(child) < need ? "(" + s + ")" : s;
-    };
-    switch (e.kind) {
-        case Expr::Kind::Const: return py_repr(e.value);
-        case Expr::Kind::Ellipsis: return "...";
-        case Expr::Kind::Name: return e.id;
-        case Expr::Kind::Attr: return wrap(e.kids[0], 14) + "." + e.id;
-        case Expr::Kind::Call: {
-            std::string out = wrap(e.kids[0], 14) + "(";
-            bool first = true;
-            for (size_t k = 1; k < e.kids.size(); ++k) out += (first ? "" : ", ") + wrap(e.kids[k], 1), first = false;
-            for (const auto& kw : e.keywords) out += (first ? "" : ", ") + kw.first + "=" + wrap(kw.second, 1), first = false;
-            return out + ")";
-        }
-        case Expr::Kind::List:
-        case Expr::Kind::Tuple:
-        case Expr::Kind::Set: {
-            const char* open = e.kind == Expr::Kind::List ? "[" : e.kind == Expr::Kind::Tuple ? "(" : "{";
-            const char* close = e.kind == Expr::Kind::List ? "]" : e.kind == Expr::Kind::Tuple ? ")" : "}";
-            std::string out = open;
-            for (size_t k = 0; k < e.kids.size(); ++k) out += (k ? ", " : "") + wrap(e.kids[k], 1);
-            if (e.kind == Expr::Kind::Tuple && e.kids.size() == 1) out += ",";
-            return out + close;
-        }
-        case Expr::Kind::Dict: {
-            std::string out = "{";
-            for (size_t k = 0; k < e.kids.size(); ++k) {
-                const Expr& key = e.keys[k];
-                out += k ? ", " : "";
-                out += key.kind == Expr::Kind::Other && key.id == "dstar" ? "**" + wrap(key.kids[0], 6)
-                                                                          : wrap(key, 1) + ": " + wrap(e.kids[k], 1);
-            }
-            return out + "}";
-        }
-        case Expr::Kind::Unary:
-            return e.id == "not" ? "not " + wrap(e.kids[0], 4) : e.id + wrap(e.kids[0], 12);
-        case Expr::Kind::BinOp: {
-            const int p = precedence(e);
-            if (e.id == "**") return wrap(e.kids[0], 14) + " ** " + wrap(e.kids[1], 13);  // right-associative
-            return wrap(e.kids[0], p) + " " + e.id + " " + wrap(e.kids[1], p + 1);
-        }
-        case Expr::Kind::Subscript: {
-            const Expr& index = e.kids[1];
-            std::string inner;
-            if (index.kind == Expr::Kind::Tuple && !index.kids.empty()) {  // a[1, 2]: a bare tuple in brackets
-                for (size_t k = 0; k < index.kids.size(); ++k) inner += (k ? ", " : "") + wrap(index.kids[k], 1);
-                if (index.kids.size() == 1) inner += ",";
-            } else {
-                inner = unparse(index);
-            }
-            return wrap(e.kids[0], 14) + "[" + inner + "]";
-        }
-        case Expr::Kind::Other: {
-            if (e.id == "walrus") return "(" + unparse(e.kids[0]) + ")";  // name not kept; never reached by BFCL
-            if (e.id == "starred") return "*" + wrap(e.kids[0], 10);
-            if (e.id == "bytes" || e.id == "fstring") return e.value.s;  // source text (ast.unparse may differ)
-            if (e.id == "ifexp") return wrap(e.kids[0], 2) + " if " + wrap(e.kids[1], 2) + " else " + wrap(e.kids[2], 1);
-            if (e.id == "compare") {
-                std::string out = wrap(e.kids[0], 6);
-                for (const auto& [op, rhs] : e.keywords) out += " " + op + " " + wrap(rhs, 6);
-                return out;
-            }
-            std::string out;  // ast.unparse raises the required precedence by one per operand of and / or
-            const int p = precedence(e);
-            for (size_t k = 0; k < e.kids.size(); ++k) out += (k ? " " + e.id + " " : "") + wrap(e.kids[k], p + 1 + int(k));
-            return out;
-        }
-    }
-    return "";
-}
-
 int64_t floor_div(int64_t a, int64_t b) {
     int64_t q = a / b;
     if ((a % b != 0) && ((a < 0) != (b < 0))) --q;
@@ -207,6 +112,7 @@ bool arith(const Expr& e, Value* out) {
         if (x == 0 && y < 0) return false;
         if (x < 0 && y != std::floor(y)) return false;  // Python gives a complex number
         r = std::pow(x, y);
+        if (std::isinf(r) && std::isfinite(x) && std::isfinite(y)) return false;  // OverflowError in Python
     } else {
         return false;
     }
@@ -287,6 +193,7 @@ bool resolve_call(Expr& call, BfclCall* out) {
     out->args.clear();
     out->args.reserve(call.keywords.size());
     for (auto& kw : call.keywords) {  // BFCL: positional arguments are dropped
+        if (kw.first.empty()) return false;  // **kwargs
         Value v;
         if (!resolve(kw.second, &v)) return false;
         set_arg(&out->args, std::move(kw.first), std::move(v));  // the Expr is consumed
@@ -685,9 +592,8 @@ void bfcl_prepare(Problem* problem) {
 }
 
 bool bfcl_decode(std::string_view text, std::vector<BfclCall>* out) {
-    size_t bad;
-    if (text.size() > kMaxInputBytes || !valid_utf8(text, &bad) || text.find('\0') != std::string_view::npos)
-        return false;
+    ParseError err;
+    if (!check_input(text, &err)) return false;
     auto strip_char = [](char c) { return c == '`' || c == '\n' || c == ' '; };
     size_t b = 0, e = text.size();
     while (b < e && strip_char(text[b])) ++b;
@@ -710,7 +616,6 @@ bool bfcl_decode(std::string_view text, std::vector<BfclCall>* out) {
         return true;
     }
     Expr body;
-    ParseError err;
     if (!parse_python_expression(src, 0, &body, &err)) return false;
     if (body.kind != Expr::Kind::List) return false;
     out->reserve(body.kids.size());

@@ -5,139 +5,37 @@
 #include <pybind11/pybind11.h>
 #include <pybind11/stl.h>
 
-#include <map>
+#include <algorithm>
+#include <atomic>
 #include <memory>
 #include <stdexcept>
+#include <thread>
+#include <unordered_map>
 #include <utility>
 
 #include "bfcl.h"
 #include "categorize.h"
 #include "core.h"
+#include "match_stats.h"
+#include "python/convert.h"
+#include "python/problem_cache.h"
 #include "toolcall.h"
 
 namespace py = pybind11;
 using tl_fast::Value;
+using tl_fast::py::from_value;
+using tl_fast::py::utf8_view;
 
 namespace {
-
-Value to_value(py::handle h, int depth = 0) {
-    if (depth > 2 * tl_fast::kMaxDepth) throw py::value_error("value nested deeper than the limit");
-    if (h.is_none()) return Value::none();
-    if (PyBool_Check(h.ptr())) return Value::boolean(h.ptr() == Py_True);
-    if (PyLong_Check(h.ptr())) {
-        int overflow = 0;
-        const long long v = PyLong_AsLongLongAndOverflow(h.ptr(), &overflow);
-        if (overflow) throw py::value_error("integer outside the 64-bit range");
-        return Value::integer(v);
-    }
-    if (PyFloat_Check(h.ptr())) return Value::real(PyFloat_AS_DOUBLE(h.ptr()));
-    if (PyUnicode_Check(h.ptr())) return Value::str(h.cast<std::string>());
-    if (PyList_Check(h.ptr()) || PyTuple_Check(h.ptr())) {
-        Value out;
-        out.kind = PyList_Check(h.ptr()) ? Value::Kind::List : Value::Kind::Tuple;
-        for (py::handle item : h) out.items.push_back(to_value(item, depth + 1));
-        return out;
-    }
-    if (PyDict_Check(h.ptr())) {
-        Value out;
-        out.kind = Value::Kind::Dict;
-        for (auto item : py::reinterpret_borrow<py::dict>(h)) {
-            out.keys.push_back(to_value(item.first, depth + 1));
-            out.items.push_back(to_value(item.second, depth + 1));
-        }
-        return out;
-    }
-    throw py::type_error("unsupported value of type " + std::string(Py_TYPE(h.ptr())->tp_name));
-}
-
-// The parts of a tool schema the categorizer reads (name, parameters.properties.*.type / items.type,
-// required), without descriptions: converting whole RoTBench-sized schemas dominated a batch.
-Value schema_value(py::handle tool) {
-    if (!PyDict_Check(tool.ptr())) return to_value(tool);
-    auto pick = [](py::handle d, const char* key) -> py::handle {
-        return PyDict_Check(d.ptr()) ? py::handle(PyDict_GetItemString(d.ptr(), key)) : py::handle();
-    };
-    Value out;
-    out.kind = Value::Kind::Dict;
-    if (py::handle name = pick(tool, "name")) out.set(Value::str("name"), to_value(name));
-    if (py::handle fn = pick(tool, "function")) out.set(Value::str("function"), schema_value(fn));
-    py::handle params = pick(tool, "parameters");
-    if (!params || !PyDict_Check(params.ptr())) return out;
-    Value p;
-    p.kind = Value::Kind::Dict;
-    if (py::handle req = pick(params, "required")) p.set(Value::str("required"), to_value(req));
-    py::handle props = pick(params, "properties");
-    if (props && PyDict_Check(props.ptr())) {
-        Value ps;
-        ps.kind = Value::Kind::Dict;
-        for (auto item : py::reinterpret_borrow<py::dict>(props)) {
-            Value spec;
-            spec.kind = Value::Kind::Dict;
-            if (py::handle t = pick(item.second, "type")) spec.set(Value::str("type"), to_value(t));
-            if (py::handle items = pick(item.second, "items"); items && PyDict_Check(items.ptr())) {
-                Value it;
-                it.kind = Value::Kind::Dict;
-                if (py::handle t = pick(items, "type")) it.set(Value::str("type"), to_value(t));
-                spec.set(Value::str("items"), std::move(it));
-            }
-            ps.keys.push_back(to_value(item.first));
-            ps.items.push_back(std::move(spec));
-        }
-        p.set(Value::str("properties"), std::move(ps));
-    }
-    out.set(Value::str("parameters"), std::move(p));
-    return out;
-}
-
-Value tools_value(py::handle tools) {
-    if (!PyList_Check(tools.ptr()) && !PyTuple_Check(tools.ptr())) return to_value(tools);
-    Value out;
-    out.kind = Value::Kind::List;
-    for (py::handle t : tools) out.items.push_back(schema_value(t));
-    return out;
-}
-
-py::object from_value(const Value& v) {
-    switch (v.kind) {
-        case Value::Kind::None: return py::none();
-        case Value::Kind::Bool: return py::bool_(v.b);
-        case Value::Kind::Int: return py::int_(v.i);
-        case Value::Kind::Float: return py::float_(v.f);
-        case Value::Kind::Str: return py::str(v.s);
-        case Value::Kind::List: {
-            py::list out(v.items.size());
-            for (size_t k = 0; k < v.items.size(); ++k) out[k] = from_value(v.items[k]);
-            return std::move(out);
-        }
-        case Value::Kind::Tuple: {
-            py::tuple out(v.items.size());
-            for (size_t k = 0; k < v.items.size(); ++k) out[k] = from_value(v.items[k]);
-            return std::move(out);
-        }
-        case Value::Kind::Dict: {
-            py::dict out;
-            for (size_t k = 0; k < v.keys.size(); ++k) out[from_value(v.keys[k])] = from_value(v.items[k]);
-            return std::move(out);
-        }
-    }
-    return py::none();
-}
-
-// UTF-8 of a str; a str with lone surrogates gives bytes that fail UTF-8 validation downstream.
-std::string utf8(py::handle s) {
-    Py_ssize_t n = 0;
-    const char* data = PyUnicode_AsUTF8AndSize(s.ptr(), &n);
-    if (data) return std::string(data, size_t(n));
-    PyErr_Clear();
-    return std::string("\xff", 1);
-}
 
 py::object parse(py::str text, const std::string& format) {
     tl_fast::Format fmt;
     if (!tl_fast::format_from_name(format, &fmt))
-        throw py::value_error("unknown format '" + format + "'; expected auto, python, json, tool_call or react");
-    const std::string bytes = utf8(text);
-    const tl_fast::ParseResult r = tl_fast::parse_tool_calls(bytes, fmt);
+        throw py::value_error("unknown format '" + format +
+                              "'; expected auto, python, json, openai, tool_call, hermes, llama, mistral or react");
+    if (PyUnicode_GET_LENGTH(text.ptr()) > Py_ssize_t(tl_fast::kMaxInputBytes))  // no UTF-8 copy of a huge text
+        return py::make_tuple(false, 0, "input longer than the limit");
+    const tl_fast::ParseResult r = tl_fast::parse_tool_calls(utf8_view(text.ptr()), fmt);
     if (!r.ok) return py::make_tuple(false, r.error.offset, r.error.reason);
     py::list calls;
     for (const auto& c : r.calls) {
@@ -152,7 +50,8 @@ py::object parse(py::str text, const std::string& format) {
 
 py::object bfcl_decode(py::str text) {
     std::vector<tl_fast::BfclCall> calls;
-    if (!tl_fast::bfcl_decode(utf8(text), &calls)) return py::none();
+    if (PyUnicode_GET_LENGTH(text.ptr()) > Py_ssize_t(tl_fast::kMaxInputBytes)) return py::none();
+    if (!tl_fast::bfcl_decode(utf8_view(text.ptr()), &calls)) return py::none();
     py::list out;
     for (const auto& c : calls) {
         py::dict args;
@@ -197,7 +96,43 @@ tl_fast::StringMatch match_from(const std::string& name) {
     throw py::value_error("unknown string_match '" + name + "'; expected 'exact' or 'normalize'");
 }
 
-// Problems for a batch; identical (tools, gold) object pairs are built once.
+tl_fast::py::Options options_from(const std::string& protocol, const std::string& bfcl_category,
+                                  const std::string& string_match, const std::string& bfcl_mode,
+                                  bool underscore_to_dot) {
+    return {protocol_from(protocol), bfcl_category, match_from(string_match),
+            tl_fast::BfclOptions{bfcl_mode_from(bfcl_mode), underscore_to_dot}};
+}
+
+// The problems of a batch: each (tools, gold) pair once per object pair, through the content-checked cache.
+struct Problems {
+    explicit Problems(tl_fast::py::Options o) : options(std::move(o)) {}
+    tl_fast::py::Options options;
+    std::vector<std::shared_ptr<const tl_fast::Problem>> unique;
+    struct PairHash {
+        size_t operator()(const std::pair<PyObject*, PyObject*>& p) const {
+            return std::hash<PyObject*>()(p.first) * 31 + std::hash<PyObject*>()(p.second);
+        }
+    };
+    std::pair<PyObject*, PyObject*> last{nullptr, nullptr};  // consecutive items often share them (G samples)
+    const tl_fast::Problem* last_problem = nullptr;
+    std::unordered_map<std::pair<PyObject*, PyObject*>, const tl_fast::Problem*, PairHash> seen;
+
+    // Object identity is a valid key within one batch only: the caller's lists hold the objects and the GIL is
+    // held while the problems are looked up. Across batches the cache compares content.
+    const tl_fast::Problem* get(PyObject* tools, PyObject* gold, size_t item) {
+        const std::pair<PyObject*, PyObject*> key{tools, gold};
+        if (key == last) return last_problem;
+        auto it = seen.find(key);
+        if (it == seen.end()) {
+            unique.push_back(tl_fast::py::problem_cache().get(tools, gold, options, item));
+            it = seen.emplace(key, unique.back().get()).first;
+        }
+        last = key;
+        return last_problem = it->second;
+    }
+};
+
+// Problems for `categorize_set`, built once (prepare()).
 struct ProblemSet {
     std::vector<std::shared_ptr<const tl_fast::Problem>> unique;
     std::vector<const tl_fast::Problem*> items;
@@ -209,25 +144,13 @@ std::shared_ptr<ProblemSet> make_problems(py::list tools_list, py::list golds, c
     if (tools_list.size() != golds.size())
         throw py::value_error("got " + std::to_string(tools_list.size()) + " tool lists but " +
                               std::to_string(golds.size()) + " golds");
-    const tl_fast::Protocol proto = protocol_from(protocol);
-    const tl_fast::StringMatch match = match_from(string_match);
-    const tl_fast::BfclOptions bfcl{bfcl_mode_from(bfcl_mode), underscore_to_dot};
+    Problems problems(options_from(protocol, bfcl_category, string_match, bfcl_mode, underscore_to_dot));
     auto set = std::make_shared<ProblemSet>();
-    std::map<std::pair<PyObject*, PyObject*>, const tl_fast::Problem*> seen;
-    for (size_t k = 0; k < tools_list.size(); ++k) {
-        const auto key = std::make_pair(tools_list[k].ptr(), golds[k].ptr());
-        auto it = seen.find(key);
-        if (it == seen.end()) {
-            auto problem = std::make_shared<tl_fast::Problem>();
-            std::string error;
-            if (!tl_fast::build_problem(tools_value(tools_list[k]), to_value(golds[k]), proto, bfcl_category, match,
-                                        bfcl, problem.get(), &error))
-                throw py::value_error("item " + std::to_string(k) + ": " + error);
-            it = seen.emplace(key, problem.get()).first;
-            set->unique.push_back(std::move(problem));
-        }
-        set->items.push_back(it->second);
-    }
+    set->items.reserve(tools_list.size());
+    for (size_t k = 0; k < tools_list.size(); ++k)
+        set->items.push_back(problems.get(PyList_GET_ITEM(tools_list.ptr(), Py_ssize_t(k)),
+                                          PyList_GET_ITEM(golds.ptr(), Py_ssize_t(k)), k));
+    set->unique = std::move(problems.unique);
     return set;
 }
 
@@ -239,36 +162,20 @@ tl_fast::RewardTable table_from(const std::vector<double>& values) {
     return table;
 }
 
-// -> (unique verdicts as (correct, category, reward, error_type | None), index of each item's verdict)
-py::tuple categorize_set(py::list predictions, const ProblemSet& set, const std::vector<double>& rewards,
-                         int num_threads) {
-    if (predictions.size() != set.items.size())
-        throw py::value_error("got " + std::to_string(predictions.size()) + " predictions for " +
-                              std::to_string(set.items.size()) + " problems");
-    const tl_fast::RewardTable table = table_from(rewards);
-    // Views into each str's UTF-8 (CPython keeps it with the object), not copies: `predictions` holds the
-    // strs, so the views outlive the GIL-free section.
-    std::vector<std::string_view> texts;
-    texts.reserve(predictions.size());
-    for (py::handle p : predictions) {
-        if (!PyUnicode_Check(p.ptr())) throw py::type_error("predictions must be str");
-        Py_ssize_t n = 0;
-        const char* data = PyUnicode_AsUTF8AndSize(p.ptr(), &n);
-        if (data == nullptr) {  // lone surrogates: bytes that fail UTF-8 validation, as utf8() gives
-            PyErr_Clear();
-            data = "\xff", n = 1;
-        }
-        texts.emplace_back(data, size_t(n));
-    }
-    std::vector<tl_fast::Verdict> verdicts;
-    {
-        py::gil_scoped_release release;
-        verdicts = tl_fast::categorize_many(texts, set.items, table, num_threads);
-    }
-    // A batch has few distinct verdicts: a linear scan over them beats a map keyed on strings.
+// Views into each str's UTF-8 (CPython keeps it with the object), not copies: the caller's list holds the strs,
+// so the views outlive the GIL-free section.
+std::string_view prediction_view(PyObject* p) {
+    if (!PyUnicode_Check(p)) throw py::type_error("predictions must be str");
+    if (PyUnicode_GET_LENGTH(p) > Py_ssize_t(tl_fast::kMaxInputBytes)) return {"\xff", 1};  // rejected, not copied
+    return utf8_view(p);  // lone surrogates: bytes that fail UTF-8 validation
+}
+
+// The verdicts as Python objects: make_verdict(correct, category index, reward, error_type | None) once per
+// distinct verdict, then one list of references (a batch has few distinct verdicts).
+py::list verdict_list(const std::vector<tl_fast::Verdict>& verdicts, const py::function& make_verdict) {
     std::vector<size_t> firsts;  // index of the first verdict of each distinct kind
-    py::list unique;
-    py::list which(verdicts.size());
+    std::vector<py::object> objects;
+    py::list out(verdicts.size());
     for (size_t k = 0; k < verdicts.size(); ++k) {
         const auto& v = verdicts[k];
         size_t u = 0;
@@ -279,12 +186,120 @@ py::tuple categorize_set(py::list predictions, const ProblemSet& set, const std:
         }
         if (u == firsts.size()) {
             firsts.push_back(k);
-            unique.append(py::make_tuple(v.correct, int(v.category), v.reward,
-                                         v.error_type.empty() ? py::object(py::none()) : py::str(v.error_type)));
+            objects.push_back(make_verdict(v.correct, int(v.category), v.reward,
+                                           v.error_type.empty() ? py::object(py::none()) : py::str(v.error_type)));
         }
-        which[k] = py::int_(u);
+        PyList_SET_ITEM(out.ptr(), Py_ssize_t(k), objects[u].inc_ref().ptr());
     }
-    return py::make_tuple(unique, which);
+    return out;
+}
+
+py::list categorize_set(py::list predictions, const ProblemSet& set, const std::vector<double>& rewards,
+                        int num_threads, const py::function& make_verdict) {
+    if (predictions.size() != set.items.size())
+        throw py::value_error("got " + std::to_string(predictions.size()) + " predictions for " +
+                              std::to_string(set.items.size()) + " problems");
+    const tl_fast::RewardTable table = table_from(rewards);
+    std::vector<std::string_view> texts;
+    texts.reserve(predictions.size());
+    for (size_t k = 0; k < predictions.size(); ++k)
+        texts.push_back(prediction_view(PyList_GET_ITEM(predictions.ptr(), Py_ssize_t(k))));
+    std::vector<tl_fast::Verdict> verdicts;
+    {
+        py::gil_scoped_release release;
+        verdicts = tl_fast::categorize_many(texts, set.items, table, num_threads);
+    }
+    return verdict_list(verdicts, make_verdict);
+}
+
+// categorize_batch without prepare(): while this thread (holding the GIL) looks up the problems of the items,
+// the other threads already categorize those it has handed over, a chunk at a time.
+py::list categorize_batch(py::list predictions, py::list tools_list, py::list golds, const std::string& protocol,
+                          const std::string& bfcl_category, const std::string& string_match,
+                          const std::string& bfcl_mode, bool underscore_to_dot, const std::vector<double>& rewards, int num_threads, const py::function& make_verdict) {
+    const size_t n = predictions.size();
+    if (tools_list.size() != n || golds.size() != n)
+        throw py::value_error("got " + std::to_string(n) + " predictions, " + std::to_string(tools_list.size()) +
+                              " tool lists and " + std::to_string(golds.size()) + " golds");
+    const tl_fast::RewardTable table = table_from(rewards);
+    Problems problems(options_from(protocol, bfcl_category, string_match, bfcl_mode, underscore_to_dot));
+    std::vector<std::string_view> texts(n);
+    std::vector<const tl_fast::Problem*> items(n);
+    std::vector<tl_fast::Verdict> verdicts(n);
+    constexpr size_t kChunk = 64;
+    std::atomic<size_t> ready{0}, next{0};
+    std::atomic<bool> stop{false};
+    auto work = [&] {
+        for (size_t start; (start = next.fetch_add(kChunk)) < n;) {
+            const size_t end = std::min(n, start + kChunk);
+            while (ready.load(std::memory_order_acquire) < end) {
+                if (stop.load()) return;
+                std::this_thread::yield();
+            }
+            for (size_t k = start; k < end; ++k) verdicts[k] = tl_fast::categorize(texts[k], *items[k], table);
+        }
+    };
+    if (num_threads <= 0) num_threads = int(std::max(1u, std::thread::hardware_concurrency()));
+    num_threads = int(std::min<size_t>(size_t(num_threads), std::max<size_t>(1, n / kChunk)));
+    std::vector<std::thread> workers;
+    try {
+        for (int t = 1; t < num_threads; ++t) workers.emplace_back(work);
+        for (size_t k = 0; k < n; ++k) {
+            texts[k] = prediction_view(PyList_GET_ITEM(predictions.ptr(), Py_ssize_t(k)));
+            items[k] = problems.get(PyList_GET_ITEM(tools_list.ptr(), Py_ssize_t(k)),
+                                    PyList_GET_ITEM(golds.ptr(), Py_ssize_t(k)), k);
+            if ((k + 1) % kChunk == 0) ready.store(k + 1, std::memory_order_release);
+        }
+    } catch (...) {
+        stop = true;
+        for (auto& t : workers) t.join();
+        throw;
+    }
+    ready.store(n, std::memory_order_release);
+    {
+        py::gil_scoped_release release;
+        work();
+        for (auto& t : workers) t.join();
+    }
+    return verdict_list(verdicts, make_verdict);
+}
+
+}  // namespace
+
+// ---- ToolRL match statistics (match_stats.h) ----
+namespace {
+
+// -> one (parsed, pred_calls, gold_calls, common_names, [(pred, gold_keys, pred_keys, common_keys,
+//    matched_values) per gold call]) per prediction; computed on C++ threads with the GIL released.
+py::list match_stats_set(py::list predictions, const ProblemSet& set, int num_threads) {
+    if (predictions.size() != set.items.size())
+        throw py::value_error("got " + std::to_string(predictions.size()) + " predictions for " +
+                              std::to_string(set.items.size()) + " problems");
+    for (const tl_fast::Problem* p : set.items)
+        if (p->protocol != tl_fast::Protocol::TL)
+            throw py::value_error("match statistics need protocol 'tl'");
+    std::vector<std::string_view> texts;  // views into the strs `predictions` holds (as in categorize_set)
+    texts.reserve(predictions.size());
+    for (py::handle p : predictions) {
+        if (!PyUnicode_Check(p.ptr())) throw py::type_error("predictions must be str");
+        Py_ssize_t n = 0;
+        const char* data = PyUnicode_AsUTF8AndSize(p.ptr(), &n);
+        if (data == nullptr) PyErr_Clear(), data = "\xff", n = 1;
+        texts.emplace_back(data, size_t(n));
+    }
+    std::vector<tl_fast::MatchStats> stats;
+    {
+        py::gil_scoped_release release;
+        stats = tl_fast::match_stats_many(texts, set.items, num_threads);
+    }
+    py::list out;
+    for (const auto& s : stats) {
+        py::list calls;
+        for (const auto& c : s.gold)
+            calls.append(py::make_tuple(c.pred, c.gold_keys, c.pred_keys, c.common_keys, c.matched_values));
+        out.append(py::make_tuple(s.parsed, s.pred_calls, s.gold_calls, s.common_names, calls));
+    }
+    return out;
 }
 
 }  // namespace
@@ -296,13 +311,14 @@ PYBIND11_MODULE(_native, m) {
     m.attr("MAX_INPUT_BYTES") = tl_fast::kMaxInputBytes;
     m.attr("MAX_DEPTH") = tl_fast::kMaxDepth;
     m.attr("MAX_CALLS") = tl_fast::kMaxCalls;
+    m.attr("UNICODE_VERSION") = tl_fast::unicode_version();
 
     m.def("parse_tool_calls", &parse, py::arg("text"), py::arg("format") = "auto",
           "(True, [(name, arguments, positional, (begin, end))], None) or (False, offset, reason).");
     m.def("bfcl_decode", &bfcl_decode, py::arg("text"),
           "BFCL's decoded calls [{name: {param: value}}], or None where BFCL's decoder fails.");
     m.def(
-        "bfcl_decode_fc", [](py::str text) { return decoded_to_python(tl_fast::bfcl_decode_fc(utf8(text))); },
+        "bfcl_decode_fc", [](py::str text) { return decoded_to_python(tl_fast::bfcl_decode_fc(utf8_view(text.ptr()))); },
         py::arg("text"), "BFCL's FC-mode decode of one result's JSON: (status, calls, is_text_message).");
     m.def("bfcl_standardize", [](const std::string& s) { return tl_fast::bfcl_standardize(s); });
 
@@ -313,5 +329,24 @@ PYBIND11_MODULE(_native, m) {
         .def("__len__", [](const ProblemSet& s) { return s.items.size(); })
         .def_property_readonly("num_unique", [](const ProblemSet& s) { return s.unique.size(); });
     m.def("categorize_set", &categorize_set, py::arg("predictions"), py::arg("problems"), py::arg("rewards"),
-          py::arg("num_threads") = 0);
+          py::arg("num_threads"), py::arg("make_verdict"), "Verdicts of predictions[k] against the prepared problems.");
+    m.def("match_stats_set", &match_stats_set, py::arg("predictions"), py::arg("problems"),
+          py::arg("num_threads") = 0, "ToolRL match statistics per prediction (see csrc/match_stats.h).");
+    m.def("categorize_batch", &categorize_batch, py::arg("predictions"), py::arg("tools_list"), py::arg("golds"),
+          py::arg("protocol"), py::arg("bfcl_category"), py::arg("string_match"), py::arg("bfcl_mode"),
+          py::arg("underscore_to_dot"), py::arg("rewards"), py::arg("num_threads"), py::arg("make_verdict"),
+          "categorize_set(prepare(...)) in one pass: problems looked up while other threads categorize.");
+    m.def(
+        "set_problem_cache_size", [](size_t n) { tl_fast::py::problem_cache().set_capacity(n); }, py::arg("entries"),
+        "Most (tools, gold) problems kept between batches (0: no cache).");
+    m.def("problem_cache_stats", [] {
+        const auto& c = tl_fast::py::problem_cache();
+        return py::dict(py::arg("entries") = c.size(), py::arg("hits") = c.hits, py::arg("misses") = c.misses,
+                        py::arg("uncacheable") = c.uncacheable);
+    });
+    m.def("clear_problem_cache", [] { tl_fast::py::problem_cache().clear(); });
+    m.def("_problem_cache_hash_leaves", &tl_fast::py::set_hash_leaves, py::arg("on"),
+          "Tests only: off, entries of one shape collide and only the leaf comparison tells them apart.");
+    // Entries hold Python references: release them while the interpreter still runs.
+    py::module_::import("atexit").attr("register")(py::cpp_function([] { tl_fast::py::problem_cache().clear(); }));
 }

@@ -124,23 +124,15 @@ bool add_gold(const Value& g, Problem* problem, std::string* error) {
         return true;
     }
     if (g.kind != Value::Kind::Dict) return *error = "gold must be a call string, a dict or a list", false;
-    const Value* obj = &g;
-    if (!obj->get("name") && obj->get("function") && obj->get("function")->kind == Value::Kind::Dict)
-        obj = obj->get("function");
-    if (const Value* name = obj->get("name"); name && name->kind == Value::Kind::Str) {
-        const Value* args = obj->get("arguments");
-        if (!args) args = obj->get("parameters");
-        Value decoded;
-        if (args && args->kind == Value::Kind::Str) {
-            ParseError err;
-            if (!parse_json(args->s, 0, &decoded, &err)) return *error = "gold 'arguments' string is not JSON", false;
-            args = &decoded;
-        }
-        if (args && args->kind != Value::Kind::Dict) return *error = "gold 'arguments' must be a dict", false;
+    const Value* fn = g.get("function");
+    const Value* name = g.get("name") ? g.get("name") : fn && fn->kind == Value::Kind::Dict ? fn->get("name") : nullptr;
+    if (name && name->kind == Value::Kind::Str) {  // a call object, read as the parser reads one
+        ToolCall call;
+        std::string reason;
+        if (!read_call_object(g, &call, &reason)) return *error = "gold call: " + reason, false;
         GoldCall gc;
-        gc.name = name->s;
-        if (args)
-            for (size_t k = 0; k < args->keys.size(); ++k) gc.params.push_back({args->keys[k].s, {args->items[k]}, false, {}});
+        gc.name = call.name;
+        for (auto& [param, value] : call.arguments) gc.params.push_back({param, {std::move(value)}, false, {}});
         problem->gold.push_back(std::move(gc));
         return true;
     }

@@ -6,7 +6,7 @@
 namespace tl_fast {
 
 // Bumped whenever the binding's Python-visible behaviour changes; the Python side checks it on import.
-constexpr int kAbiVersion = 3;
+constexpr int kAbiVersion = 5;
 
 std::string build_info();
 

@@ -4,6 +4,8 @@
 #include <cstdio>
 #include <cstdlib>
 
+#include "toolcall/lexer.h"
+
 namespace tl_fast {
 
 const Value* Value::get(const std::string& key) const {
@@ -69,6 +71,12 @@ bool py_hashable(const Value& v) {
 
 namespace {
 
+std::string hex_escape(char kind, uint32_t cp, int digits) {
+    char buf[16];
+    std::snprintf(buf, sizeof buf, "\\%c%0*x", kind, digits, unsigned(cp));
+    return buf;
+}
+
 // Python's float repr: the shortest digits that round-trip, fixed notation for 1e-4 <= |x| < 1e16.
 std::string float_repr(double x) {
     if (std::isnan(x)) return "nan";
@@ -106,22 +114,32 @@ std::string float_repr(double x) {
     return sign + mant + ebuf;
 }
 
+// Python's repr of a str: non-printable characters (str.isprintable, from the generated Unicode tables) escaped.
 std::string str_repr(const std::string& s) {
     const bool has_single = s.find('\'') != std::string::npos;
     const bool has_double = s.find('"') != std::string::npos;
     const char quote = has_single && !has_double ? '"' : '\'';
     std::string out(1, quote);
-    for (unsigned char c : s) {
-        if (c == '\\') out += "\\\\";
-        else if (c == quote) out += std::string("\\") + char(c);
-        else if (c == '\n') out += "\\n";
-        else if (c == '\r') out += "\\r";
-        else if (c == '\t') out += "\\t";
-        else if (c < 0x20 || c == 0x7f) {
-            char buf[8];
-            std::snprintf(buf, sizeof buf, "\\x%02x", c);
-            out += buf;
-        } else out += char(c);  // non-ASCII is taken as printable (Python escapes a few more)
+    for (size_t k = 0; k < s.size();) {
+        const unsigned char c = (unsigned char)s[k];
+        if (c < 0x80) {
+            ++k;
+            if (c == '\\') out += "\\\\";
+            else if (c == quote) out += std::string("\\") + char(c);
+            else if (c == '\n') out += "\\n";
+            else if (c == '\r') out += "\\r";
+            else if (c == '\t') out += "\\t";
+            else if (c < 0x20 || c == 0x7f) out += hex_escape('x', c, 2);
+            else out += char(c);
+            continue;
+        }
+        size_t n;
+        const uint32_t cp = lex::decode_utf8(s, k, &n);
+        if (lex::printable(cp)) out.append(s, k, n);
+        else if (cp <= 0xFF) out += hex_escape('x', cp, 2);
+        else if (cp <= 0xFFFF) out += hex_escape('u', cp, 4);
+        else out += hex_escape('U', cp, 8);
+        k += n;
     }
     return out + quote;
 }

@@ -29,6 +29,11 @@ _LAZY = {
     "categorize_batch": "tl_fast.reward.categorize",
     "Verdict": "tl_fast.reward.categorize",
     "RewardTable": "tl_fast.reward.table",
+    # RL reward schemes irm / binary / toolrl (issue: RL beyond PPO)
+    "reward_scheme": "tl_fast.reward.schemes",
+    "IRMReward": "tl_fast.reward.schemes",
+    "BinaryReward": "tl_fast.reward.schemes",
+    "ToolRLReward": "tl_fast.reward.schemes",
     # data pipeline (MAE, rendering, PKT weights)
     "load_trajectories": "tl_fast.data",
     "mae_split": "tl_fast.data",
@@ -55,6 +60,11 @@ _LAZY = {
     "PolicyLossStats": "tl_fast.rl",
     "ValueLossStats": "tl_fast.rl",
     "KLStats": "tl_fast.rl",
+    # group-relative RL (issue: RL beyond PPO)
+    "group_advantages": "tl_fast.rl",
+    "aggregate_loss": "tl_fast.rl",
+    "overlong_penalty": "tl_fast.rl",
+    "GroupStats": "tl_fast.rl",
 }
 
 __all__ = ["__version__", *_LAZY]

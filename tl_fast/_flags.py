@@ -44,6 +44,7 @@ class FieldSpec:
     help: str
     choices: tuple[str, ...] | None = None
     normalize: Callable[[Any], Any] | None = None
+    aliases: tuple[str, ...] = ()  # other spellings, e.g. --reward for --ppo-reward
 
     def describe(self) -> str:
         kind = {"lines": "a list of strings", "int": "an integer", "float": "a number"}.get(
@@ -83,8 +84,9 @@ def field_specs(section: str, klass, prefix: str = "", skip: Iterable[str] = ())
         choices = tuple(f.metadata["choices"]) if "choices" in f.metadata else literal
         default = f.default if f.default is not MISSING else f.default_factory()  # type: ignore[misc]
         help_ = f.metadata.get("help", "")
+        aliases = tuple(f.metadata.get("aliases", ()))  # e.g. --reward for --ppo-reward
         out[f.name] = FieldSpec(section, f.name, flag, kind, optional, default, help_, choices,
-                                f.metadata.get("normalize"))  # fmt: skip
+                                f.metadata.get("normalize"), aliases)  # fmt: skip
     return out
 
 
@@ -196,6 +198,7 @@ def add_section(
                 metavar = "{" + ",".join(spec.choices) + "}"
             group.add_argument(
                 spec.flag,
+                *spec.aliases,
                 dest=dest,
                 type=lambda text, spec=spec: convert(spec, text, spec.flag),
                 default=argparse.SUPPRESS,

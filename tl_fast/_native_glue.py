@@ -10,7 +10,7 @@ import warnings
 from pathlib import Path
 from types import ModuleType
 
-_EXPECTED_ABI = 3
+_EXPECTED_ABI = 5
 _native: ModuleType | None = None
 _reason: str | None = None
 

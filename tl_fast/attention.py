@@ -7,6 +7,11 @@ Packed, padding-free batches carry `cu_seq_lens_q/k` and `max_length_q/k` (tl_fa
 transformers forwards those keyword arguments to the attention function registered here, which calls
 `torch.nn.attention.varlen.varlen_attn` on the (total_tokens, heads, dim) layout. Unpacked calls (generation
 with a KV cache, padded batches) go to SDPA.
+
+Without a varlen kernel (CPU; CUDA without flash-attn or varlen_attn), plain SDPA would run over the whole
+packed row with a block-diagonal mask: (Σ L)² attention work and an (N, N) mask. `tl_fast_sdpa` instead runs
+causal SDPA per sample inside the packed row (Σ L² work, no mask); measured on the 2-core CPU by
+benchmarks/bench_packing.py, where it is at least as fast as padded batches (README, "Training").
 """
 
 from __future__ import annotations
@@ -57,6 +62,73 @@ def varlen_attention_forward(module, query, key, value, attention_mask, scaling=
     return out.unsqueeze(0), None  # (1, total, heads, dim), as transformers expects
 
 
+PACKED_NAME = "tl_fast_sdpa"
+
+
+def _sample_bounds(query, kwargs) -> list[int] | None:
+    """[0, e_1, ..., N]: the samples of a packed row, from cu_seq_lens_q or where position_ids restart."""
+    cu = kwargs.get("cu_seq_lens_q")
+    if cu is not None:
+        return [int(x) for x in cu.tolist()]
+    pos = kwargs.get("position_ids")
+    if pos is None or pos.shape[-1] != query.shape[2]:
+        return None
+    starts = (pos.reshape(-1) == 0).nonzero().flatten().tolist()
+    return [*starts, query.shape[2]] if starts and starts[0] == 0 else None
+
+
+def packed_sdpa_forward(module, query, key, value, attention_mask, scaling=None, dropout=0.0, **kwargs):
+    """transformers attention function: per-sample causal SDPA inside one packed row (no mask was built,
+    see packed_sdpa_mask); every other call is transformers' SDPA. query/key/value: (1, heads, N, dim)."""
+    from transformers.integrations.sdpa_attention import sdpa_attention_forward
+
+    bounds = None
+    if attention_mask is None and query.shape[0] == 1 and query.shape[2] == key.shape[2] > 1:
+        bounds = _sample_bounds(query, kwargs)
+    if bounds is None or getattr(module, "sliding_window", None):
+        return sdpa_attention_forward(module, query, key, value, attention_mask, dropout, scaling, **kwargs)
+    gqa = query.shape[1] != key.shape[1]
+    out = torch.cat(
+        [
+            torch.nn.functional.scaled_dot_product_attention(
+                query[:, :, s:e],
+                key[:, :, s:e],
+                value[:, :, s:e],
+                dropout_p=dropout,
+                is_causal=True,
+                scale=scaling,
+                enable_gqa=gqa,
+            )
+            for s, e in zip(bounds[:-1], bounds[1:], strict=True)
+            if e > s
+        ],
+        dim=2,
+    )
+    return out.transpose(1, 2).contiguous(), None  # (1, N, heads, dim), as transformers expects
+
+
+def packed_sdpa_mask(batch_size, q_length, kv_length, q_offset=0, kv_offset=0, attention_mask=None, **kwargs):
+    """Mask interface of `tl_fast_sdpa`: no mask for a mask-free training row without cache (the attention
+    function splits it per sample); anything else (padding, KV cache, sliding windows) gets SDPA's mask."""
+    from transformers.masking_utils import sdpa_mask
+
+    config = kwargs.get("config")
+    plain = attention_mask is None and batch_size == 1 and q_length == kv_length
+    plain = plain and isinstance(q_offset, int) and q_offset == 0 and not kv_offset
+    if plain and kwargs.get("local_size") is None and getattr(config, "sliding_window", None) is None:
+        return None
+    return sdpa_mask(
+        batch_size, q_length, kv_length, q_offset, kv_offset, attention_mask=attention_mask, **kwargs
+    )
+
+
+def register_packed_attention() -> None:
+    from transformers import AttentionInterface, AttentionMaskInterface
+
+    AttentionInterface.register(PACKED_NAME, packed_sdpa_forward)
+    AttentionMaskInterface.register(PACKED_NAME, packed_sdpa_mask)
+
+
 def register_varlen_attention() -> None:
     from transformers import AttentionInterface, AttentionMaskInterface
     from transformers.masking_utils import sdpa_mask
@@ -70,13 +142,13 @@ def select_attention(requested: str, device: torch.device) -> tuple[str, str]:
     has_flash_attn = importlib.util.find_spec("flash_attn") is not None
     if requested == "auto":
         if device.type != "cuda":
-            requested = "sdpa"
+            requested = "packed_sdpa"
         elif has_flash_attn:
             requested = "flash_attention_2"
         elif _varlen_attn() is not None:
             requested = "varlen"
         else:
-            requested = "sdpa"
+            requested = "packed_sdpa"
     if requested == "flash_attention_2":
         if not has_flash_attn:
             raise ValueError(
@@ -89,7 +161,12 @@ def select_attention(requested: str, device: torch.device) -> tuple[str, str]:
             raise ValueError("attention='varlen' needs CUDA and torch.nn.attention.varlen (torch >= 2.10)")
         register_varlen_attention()
         return VARLEN_NAME, "PyTorch FlashAttention kernels: varlen_attn for packed batches, SDPA otherwise"
+    if requested == "packed_sdpa":
+        register_packed_attention()
+        return PACKED_NAME, "PyTorch SDPA; packed batches: per-sample causal SDPA inside the packed row"
     if requested in ("sdpa", "eager"):
         what = "PyTorch SDPA" if requested == "sdpa" else "eager attention (reference, slow)"
-        return requested, what + "; packed batches use a block-diagonal mask built from position_ids"
-    raise ValueError(f"attention={requested!r}: expected auto, flash_attention_2, varlen, sdpa or eager")
+        return requested, what + "; packed batches use a block-diagonal mask over the whole row"
+    raise ValueError(
+        f"attention={requested!r}: expected auto, flash_attention_2, varlen, packed_sdpa, sdpa or eager"
+    )

@@ -1,4 +1,5 @@
-"""RL math for PPO as pure functions: GAE, masked statistics, clipped policy / value losses, KL penalties.
+"""RL math as pure functions: GAE, masked statistics, clipped policy / value losses, KL penalties, and the
+group-relative advantages, loss aggregations and overlong shaping of GRPO / DAPO / Dr. GRPO.
 
     import tl_fast
     adv, ret = tl_fast.gae(rewards, values, mask, gamma=1.0, lam=0.95)          # one kernel launch
@@ -6,6 +7,8 @@
     loss, stats = tl_fast.ppo_policy_loss(logprobs, old_logprobs, adv, mask, clip=0.2)
     vloss, vstats = tl_fast.ppo_value_loss(values, old_values, ret, mask, clip=0.2)
     kl, kstats = tl_fast.kl_penalty(logprobs, ref_logprobs, kind="k3", mask=mask)
+    adv, gstats = tl_fast.group_advantages(scores, group_size=4)                # GRPO: (B,) per sample
+    loss = tl_fast.aggregate_loss(loss_tok, mask, "token_mean")                # DAPO's token-level loss
 
 Shapes: every per-token tensor is (B, T) (any common shape works for the losses); `mask` is bool/int/float
 with nonzero = response token. Outputs are fp32. Nothing here syncs with the host: statistics are 0-dim
@@ -25,16 +28,20 @@ from torch import Tensor
 from tl_fast.kernels.ppo import gae_fwd, policy_loss_fwd, value_loss_fwd
 
 __all__ = [
+    "GroupStats",
     "KLStats",
     "PolicyLossStats",
     "ValueLossStats",
+    "aggregate_loss",
     "fused_linear_logprobs",
     "gae",
+    "group_advantages",
     "kl_penalty",
     "masked_mean",
     "masked_sum",
     "masked_var",
     "masked_whiten",
+    "overlong_penalty",
     "ppo_policy_loss",
     "ppo_value_loss",
 ]
@@ -287,3 +294,99 @@ def kl_penalty(
         kl_max = torch.where(m, kl, float("-inf")).amax() if kl.numel() else kl.new_tensor(float("-inf"))
         stats = KLStats(mean=masked_mean(kl, m), max=kl_max)
     return kl, stats
+
+
+# ------------------------------------------------------------------------------------------------------------
+# Group-relative advantages (GRPO, DAPO, Dr. GRPO), loss aggregation, overlong shaping
+#
+# No kernel here: the group statistics are O(B) work on a (num_groups, G) tensor and the broadcast of a
+# sample's advantage to its tokens is one elementwise pass, the same memory traffic a fused kernel would
+# have; a kernel would save a handful of kernel launches per RL step, beside a policy forward and backward.
+
+AggMode = Literal["token_mean", "seq_mean", "seq_sum_norm"]
+
+
+class GroupStats(NamedTuple):
+    """Per group of G samples of one prompt, (num_groups,) tensors, detached."""
+
+    mean: Tensor  # fp32 mean reward
+    std: Tensor  # fp32 unbiased standard deviation of the rewards
+    signal: Tensor  # bool: the rewards differ (a group whose rewards all agree has zero advantage)
+
+
+@torch.no_grad()
+def group_advantages(
+    scores: Tensor, group_size: int, *, scale_by_std: bool = True, eps: float = 1e-6
+) -> tuple[Tensor, GroupStats]:
+    """Group-relative advantage of each sample; rows k*G .. k*G+G-1 are the G samples of prompt k.
+
+    scores: (B,) float, B a multiple of G >= 2 -> advantages (B,) fp32 and GroupStats.
+        GRPO (Shao et al. 2024, DeepSeekMath §4.1.2):  A_i = (r_i - mean_g r) / (std_g r + eps)
+        Dr. GRPO (Liu et al. 2025, arXiv 2503.20783 §3.1), scale_by_std=False:  A_i = r_i - mean_g r
+    std is unbiased (torch.std; TRL and verl alike), eps = 1e-6 as verl's compute_grpo_outcome_advantage.
+    Every token of sample i gets A_i (the trainer broadcasts it over the response mask).
+    """
+    if group_size < 2:
+        raise ValueError(f"group_size must be >= 2 for group-relative advantages, got {group_size}")
+    if scores.dim() != 1 or scores.numel() % group_size:
+        raise ValueError(
+            f"scores must be (B,) with B a multiple of group_size={group_size}, got {tuple(scores.shape)}"
+        )
+    r = scores.float().view(-1, group_size)
+    mean = r.mean(-1)
+    std = r.std(-1)
+    adv = r - mean[:, None]
+    if scale_by_std:
+        adv = adv / (std[:, None] + eps)
+    signal = r.amax(-1) > r.amin(-1)
+    return adv.reshape(-1), GroupStats(mean, std, signal)
+
+
+def aggregate_loss(
+    loss_tok: Tensor,
+    mask: Tensor,
+    mode: AggMode,
+    *,
+    max_len: int | None = None,
+    num_tokens: Tensor | None = None,
+    num_seqs: Tensor | None = None,
+) -> Tensor:
+    """Reduces a (B, T) per-token loss over the tokens with mask != 0 to a scalar (verl's agg_loss modes):
+
+    - "token_mean": Σ m·l / Σ m  (DAPO's token-level loss, arXiv 2503.14476 eq. 8; verl "token-mean")
+    - "seq_mean":   mean over sequences with tokens of Σ_t m·l / Σ_t m  (GRPO's 1/G Σ_i 1/|o_i| Σ_t;
+      verl "seq-mean-token-mean", TRL loss_type="grpo")
+    - "seq_sum_norm": Σ m·l / (B · max_len)  (Dr. GRPO's constant normalizer = the generation budget;
+      TRL loss_type="dr_grpo")
+    `num_tokens` / `num_seqs` (0-dim tensors) replace the local Σ m / sequence count, e.g. by the global count
+    over data-parallel processes divided by their number, so that the all-reduced mean of the processes'
+    gradients is that of the whole batch. Fully masked input gives 0.
+    """
+    m = mask != 0
+    total = torch.where(m, loss_tok, 0.0).sum()
+    if mode == "token_mean":
+        count = m.sum() if num_tokens is None else num_tokens
+        return total / count.clamp(min=1)
+    if mode == "seq_mean":
+        per_seq = masked_mean(loss_tok, m, dim=-1)
+        count = m.any(-1).sum() if num_seqs is None else num_seqs
+        return per_seq.sum() / count.clamp(min=1)
+    if mode == "seq_sum_norm":
+        if max_len is None or max_len < 1:
+            raise ValueError(f"seq_sum_norm needs max_len >= 1 (the generation budget), got {max_len}")
+        rows = loss_tok.shape[0] if num_seqs is None else num_seqs
+        return total / (rows * max_len)
+    raise ValueError(f"mode must be 'token_mean', 'seq_mean' or 'seq_sum_norm', got {mode!r}")
+
+
+def overlong_penalty(lengths: Tensor, max_len: int, buffer: int, factor: float = 1.0) -> Tensor:
+    """DAPO's soft overlong punishment (arXiv 2503.14476 eq. 13, verl's DAPO reward manager), (B,) fp32:
+
+        R(y) = min(-(|y| - (max_len - buffer)) / buffer * factor, 0)
+    0 up to max_len - buffer tokens, then linear down to -factor at max_len (generation stops there).
+    lengths: (B,) response lengths in tokens.
+    """
+    if not 0 < buffer <= max_len:
+        raise ValueError(f"overlong buffer must lie in (0, max_len={max_len}], got {buffer}")
+    exceed = lengths.float() - (max_len - buffer)
+    return torch.clamp(-exceed / buffer * factor, max=0.0)

@@ -109,7 +109,9 @@ TEST(plain_calls_fuzz_against_general_path) {
     const char* pieces[] = {"[", "]", "(", ")", "{", "}", ",", ":", "=", "==", ".", "-", "+", "*", " ", "\n", "#c\n",
                             "\\\n", "f", "g.h", "a", "b", "x1", "True", "None", "false", "if", "1", "0", "007",
                             "2.5", ".5", "1e3", "1_0", "0x1f", "1j", "'s'", "\"t\"", "r'\\q'", "b'y'", "f'{z}'",
-                            "'''m\nn'''", "'\\n\\x41'", "'é'", "'a' 'b'", ":="};
+                            "'''m\nn'''", "'\\n\\x41'", "'é'", "'a' 'b'", ":=",
+                            // non-ASCII names (the fast path leaves them to the general one), complex, slices
+                            "\xC3\xA9", "\xEF\xAC\x81x", "x\xE4\xB8\xAD", "\xE2\x80\x8B", "1j", "u'z'", "[1:2]"};
     std::mt19937 rng(12345);
     const size_t n_pieces = sizeof(pieces) / sizeof(pieces[0]);
     int random_accepted = 0, seeded_accepted = 0;

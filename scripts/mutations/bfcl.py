@@ -196,7 +196,7 @@ MUTATIONS = [
     ),
     Mutation(
         id="react-fence-not-a-stop-native",
-        file="csrc/toolcall.cpp",
+        file="csrc/toolcall/format_react.cpp",
         old='{"Observation:", "Thought:", "```"}',
         new='{"Observation:", "Thought:"}',
         tests=["tests/eval/test_eval_metrics.py"],
@@ -205,7 +205,7 @@ MUTATIONS = [
     ),
     Mutation(
         id="react-fence-not-a-stop-python",
-        file="tl_fast/reward/_py_parse.py",
+        file="tl_fast/reward/_py_formats.py",
         old='("Observation:", "Thought:", "```")',
         new='("Observation:", "Thought:")',
         tests=["tests/eval/test_eval_metrics.py"],

@@ -69,7 +69,7 @@ CASES = [
     ("search(q='Paris')", "wrong_tool", -1.5),
     ("get_forecast(city='Paris')", "tool_hallucination", -2.0),
     ("get_weather(city=Paris)", "format_error", -2.0),
-    ("I think it is sunny.", "format_error", -2.0),
+    ("I think it is sunny.", "irrelevant", -2.0),  # prose is no call (an abstention), not a malformed call
     ("[get_weather(city='Paris', days=3), search(q='x')]", "count_mismatch", -1.5),
 ]
 

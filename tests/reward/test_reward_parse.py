@@ -54,6 +54,15 @@ def test_spans_are_byte_offsets(parse):
     raw = text.encode()
     assert [c.span for c in calls] == [(1, 10), (12, 21)]
     assert [raw[c.span[0] : c.span[1]].decode() for c in calls] == ["f(a='ü')", "g(b='é')"]
+    # non-ASCII text before the call, in each reader: spans count UTF-8 bytes, not characters
+    for text, source in (
+        ("é(a=1)\nf(b='ü')", "f(b='ü')"),
+        ('Voilà: <tool_call>{"name": "f"}</tool_call>', '{"name": "f"}'),
+        ('Voilà.\nAction: f\nAction Input: {"a": "ü"}', 'Action: f\nAction Input: {"a": "ü"}'),
+        ('Çà [TOOL_CALLS]f[ARGS]{"a": 1}', 'f[ARGS]{"a": 1}'),
+    ):
+        span = parse(text)[-1].span
+        assert text.encode()[span[0] : span[1]].decode() == source, text
 
 
 def test_json_forms(parse):
@@ -104,7 +113,6 @@ def test_forced_formats(parse):
 @pytest.mark.parametrize(
     "text, reason",
     [
-        ("", "no tool call"),
         ("f(a=1", "expected"),
         ("f(a=b)", "bare name"),
         ("f(x=1, x=2)", "repeated"),
@@ -160,6 +168,33 @@ def test_limits_and_hostile_input(parse):
     assert parse("f(a=" + "[" * 60 + "]" * 60 + ")")[0].name == "f"
 
 
+def test_huge_input_is_rejected_before_any_per_character_work(parse):
+    # 50 MiB: the twin used to build a per-character offset table first (seconds); now the size check comes
+    # first.
+    import time
+
+    text = "f(a='" + "é" * (25 << 20) + "')"
+    start = time.perf_counter()
+    with pytest.raises(ParseError, match="longer than the limit"):
+        parse(text)
+    assert time.perf_counter() - start < 0.5
+
+
+def test_names_follow_python_identifier_rules(parse):
+    # PEP 3131: XID_Start XID_Continue*, NFKC-normalized -- what ast.parse gives (and BFCL's decoder sees).
+    import ast
+    import unicodedata
+
+    for name in ("ﬁle_search", "ℌotel.book", "cafe\u0301", "中文.查询", "Ｔｏｏｌ", "x·y", "ｉｆ"):
+        [call] = parse(f"{name}(a=1)")
+        assert (
+            call.name == unicodedata.normalize("NFKC", name) == ast.unparse(ast.parse(name, mode="eval"))
+        ), name
+    for bad in ("de😀grees(a=1)", "f\u200b(a=1)", "f(a\u200b=1)", "\u0301x(a=1)", "f(a=1)😀"):
+        with pytest.raises(ParseError):
+            parse(bad)
+
+
 def test_bind_maps_positional_onto_schema_order():
     call = ToolCall("f", {"c": 3}, [1, 2])
     assert call.bind(["a", "b", "c"]) == {"a": 1, "b": 2, "c": 3}
@@ -177,3 +212,44 @@ def test_canonical_renderings_parse_back_exactly(parse):
     for text in (python, json.dumps({"name": "name", "arguments": args})):
         [call] = parse(text)
         assert (call.name, call.arguments, call.positional) == ("name", args, [])
+
+
+# The decoder reads Python: whatever ast.parse accepts must decode the same natively (BFCL drops positional
+# arguments, so any expression may stand there; calls without keywords and subscripts are ast.unparse'd).
+GRAMMAR_CASES = [
+    # the text of a failed CI run: a complex number in a dropped positional argument
+    "[_00000000._._00060m({'ü': [], '+0.0': [], 'ĉ𗴈': {'rotbench': -690j, '𫥅ļ': None}}, None, _00=None, "
+    "j00=None, _000000=None, _02hil00y=[Noe, None, -1.2808261418726917e-37]), _._._0([None, None, None, "
+    "{'': -1.3407807929870216e+154}], _=None, a=None, _0=None)]",
+    '[f(teams["a", x: "b"], d=1)]',
+    # constants where an absent part could stand (a property test's find)
+    "[f(a=x[None], b=x[1:None:True], c=g(lambda k=None: k), d=[[None, 1] [None]])]",
+    "[f(a=x[1:2, ::3], b=y[(1, 2)], c=z[()], d=w[*q])]",
+    "[f(lambda x, *a, k=1, **kw: x, [y for y in z if y], {k: v for k, v in d}, (g for g in h), e=1)]",
+    "[f(a=g(x for x in y), b=g(lambda: 0), c=g((x := 1 + 2)), d=g(await q), e=g(*a, b))]",
+    "[f(a=g(*a, **k))]",
+    "[f(a=g('a\\u200bb', 'é', '\\x7f', b'\\x00\\'', u'z', 1e999, 2j, 1 .real, not a or b and c))]",
+    "[f(a=37.8**715)]",
+    "[f(b=2**-2000, c=1e308*10, d=7//-2, e=-7%3)]",
+    "[f(g=2**63)]",
+    "[f(f'{a!r:>{w}}', f'{x=}', a=1)]",
+    "[f(f'{a b}', a=1)]",
+    "[f(x for x in y, a=1)]",
+    "[f(**k, a=1)]",
+    "[f(a=1)]\\N{EM DASH}",
+    "[f('\\N{EM DASH}', a=1)]",
+    "[f(r'\\N{EM DASH}', b'\\N{x}', a=1)]",
+    "[f('\\ud800', a=1)]",
+    "[ﬁle(ｉｆ=1, café=2, 中文=3)]",
+    "[f(1if x else 2, [1for x in y], a=g(1if x else-2, [1for x in y], 0x1for x))]",
+]
+
+
+@pytest.mark.skipif(not native_available(), reason="native core not built")
+@pytest.mark.parametrize("text", GRAMMAR_CASES)
+def test_bfcl_decoder_reads_python_as_ast_does(text):
+    from tl_fast._native_glue import native_module
+    from tl_fast.reward._py_bfcl import bfcl_decode
+
+    native, python = native_module().bfcl_decode(text), bfcl_decode(text)
+    assert native == python and repr(native) == repr(python), text

@@ -4,7 +4,8 @@
     calls = parse_tool_calls("[get_weather(city='Paris')]")
     verdict = categorize("get_weather(city='Paris')", tools, "get_weather(city='Paris')")
 
-parse.py (formats, limits), categorize.py (protocols, gold forms), table.py (reward values).
+parse.py (formats, limits), categorize.py (protocols, gold forms), table.py (reward values),
+schemes.py (the RL reward schemes irm / binary / toolrl), match.py (ToolRL's per-call match statistics).
 """
 
 from tl_fast.reward.categorize import (
@@ -15,12 +16,22 @@ from tl_fast.reward.categorize import (
     categorize_batch,
     categorize_prepared,
     prepare,
+    set_problem_cache_size,
 )
+from tl_fast.reward.match import CallMatch, MatchStats, match_stats_batch
 from tl_fast.reward.parse import ParseError, ToolCall, parse_tool_calls
+from tl_fast.reward.schemes import SCHEMES, BinaryReward, IRMReward, Score, ToolRLReward, reward_scheme
 from tl_fast.reward.table import CATEGORIES, RewardTable
 
 __all__ = [
     "CATEGORIES",
+    "SCHEMES",
+    "BinaryReward",
+    "CallMatch",
+    "IRMReward",
+    "MatchStats",
+    "Score",
+    "ToolRLReward",
     "ParseError",
     "Prepared",
     "RewardTable",
@@ -30,6 +41,9 @@ __all__ = [
     "categorize",
     "categorize_batch",
     "categorize_prepared",
+    "match_stats_batch",
     "parse_tool_calls",
     "prepare",
+    "reward_scheme",
+    "set_problem_cache_size",
 ]

@@ -12,12 +12,12 @@ binary operations while this computes arithmetic on literals only (a name or cal
 fails to decode).
 
 Other known differences from BFCL (none occurs in the 2,351 vendored gemma4 outputs): integers are
-64-bit; `lambda`, `**kwargs`, named-character escapes and nesting deeper than 64 fail to decode; bytes
-constants as keyword values fail to decode (BFCL reports a type error); identifier validity of non-ASCII
-names is approximated; the `ast.unparse` reproduction (calls without keywords, subscripts) escapes exotic
-non-printable characters differently and copies f-strings and bytes as written; the C++ lower-casing of
-string normalization covers Latin, Greek, Cyrillic, Armenian and full-width letters only. Java and
-JavaScript categories are not supported.
+64-bit; `**kwargs`, named-character escapes (`\\N{...}`), lone surrogate escapes and nesting deeper than 64
+fail to decode; bytes constants as keyword values fail to decode (BFCL reports a type error); the
+`ast.unparse` reproduction (calls without keywords, subscripts) copies f-strings as written; the C++
+lower-casing of string normalization covers Latin, Greek, Cyrillic, Armenian and full-width letters only.
+The C++ decoder reads Python 3.11's grammar with Unicode 14 tables; on another Python the twin follows that
+Python's `ast`. Java and JavaScript categories are not supported.
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ import warnings
 from typing import Any
 
 from tl_fast.reward._py_bfcl_fc import decode_fc
-from tl_fast.reward._py_parse import MAX_DEPTH, MAX_INPUT_BYTES, Fail, parse
+from tl_fast.reward._py_parse import MAX_DEPTH, MAX_INPUT_BYTES, Fail, check_input, parse
+from tl_fast.reward._py_pycalls import named_escape, surrogate_constant
 
 PYTHON_TYPE_MAPPING = {
     "string": str,
@@ -42,7 +43,6 @@ PYTHON_TYPE_MAPPING = {
     "any": str,
 }
 _STANDARDIZE = re.compile(r"[ \,\.\/\-\_\*\^]")
-_NAMED_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\N\{")  # an unescaped backslash, then N{
 
 
 class _DecodeError(Exception):
@@ -65,11 +65,7 @@ def _depth(node: ast.AST, limit: int) -> int:
 
 def bfcl_decode(text: str) -> list[dict[str, dict[str, Any]]] | None:
     """BFCL's decoded calls [{name: {param: value}}], or None where its decoder fails."""
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_INPUT_BYTES or "\0" in text:
-        return None
-    if any("\ud800" <= c <= "\udfff" for c in text):
-        return None
-    if _NAMED_ESCAPE.search(text):  # \N{name}: the C++ core has no Unicode name table, so both refuse it
+    if check_input(text) is not None:
         return None
     result = text.strip("`\n ")
     if not result.startswith("["):
@@ -79,7 +75,13 @@ def bfcl_decode(text: str) -> list[dict[str, dict[str, Any]]] | None:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            parsed = ast.parse(result.strip().strip("'"), mode="eval")
+            source = result.strip().strip("'")
+            parsed = ast.parse(source, mode="eval")
+        # \N{name} and lone surrogate escapes: the C++ core has no Unicode name table and UTF-8 strings, so
+        # both
+        # backends refuse them, wherever they are.
+        if named_escape(source) or surrogate_constant(parsed, source):
+            return None
         if _depth(parsed, 3 * MAX_DEPTH) > 3 * MAX_DEPTH:
             return None
         if not isinstance(parsed.body, ast.List):
@@ -118,8 +120,6 @@ def _resolve(value: ast.expr) -> Any:
             raise _DecodeError("constant type")
         if isinstance(value.value, int) and not isinstance(value.value, bool) and value.value > 2**63 - 1:
             raise _DecodeError("integer literal too large")
-        if isinstance(value.value, str) and any("\ud800" <= c <= "\udfff" for c in value.value):
-            raise _DecodeError("surrogate")
         return value.value
     if isinstance(value, ast.UnaryOp):  # BFCL: `-value.operand.value`, whatever the operator
         if not isinstance(value.operand, ast.Constant):

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tl_fast.reward import _py_bfcl
+from tl_fast.reward._py_json import call_object
 from tl_fast.reward._py_parse import Fail, parse
 from tl_fast.reward.table import CATEGORIES
 
@@ -142,21 +143,14 @@ def _add_gold(g: Any, problem: Problem) -> None:
         return
     if not isinstance(g, dict):
         raise ValueError("gold must be a call string, a dict or a list")
-    obj = g
-    if "name" not in obj and isinstance(obj.get("function"), dict):
-        obj = obj["function"]
-    if isinstance(obj.get("name"), str):
-        args = obj.get("arguments", obj.get("parameters"))
-        if isinstance(args, str):
-            import json
-
-            try:
-                args = json.loads(args)
-            except ValueError:
-                raise ValueError("gold 'arguments' string is not JSON") from None
-        if args is not None and not isinstance(args, dict):
-            raise ValueError("gold 'arguments' must be a dict")
-        problem.gold.append(GoldCall(obj["name"], {k: GoldParam(k, [v]) for k, v in (args or {}).items()}))
+    fn = g.get("function")
+    name = g["name"] if "name" in g else fn.get("name") if isinstance(fn, dict) else None
+    if isinstance(name, str):  # a call object, read as the parser reads one
+        try:
+            name, args = call_object(g)
+        except ValueError as exc:
+            raise ValueError(f"gold call: {exc}") from None
+        problem.gold.append(GoldCall(name, {k: GoldParam(k, [v]) for k, v in args.items()}))
         return
     if len(g) == 1:
         ((name, params),) = g.items()

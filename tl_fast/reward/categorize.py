@@ -78,7 +78,7 @@ class Prepared:
         self._python: list[_py_categorize.Problem] = []
         if native is not None:
             self._native = native.ProblemSet(
-                list(tools_list), list(golds), protocol, bfcl_category or "", string_match, bfcl_mode, dots
+                _list(tools_list), _list(golds), protocol, bfcl_category or "", string_match, bfcl_mode, dots
             )
         else:
             seen: dict[tuple[int, int], _py_categorize.Problem] = {}
@@ -105,6 +105,30 @@ class Prepared:
 
     def __len__(self) -> int:
         return len(self._native) if self._native is not None else len(self._python)
+
+
+def _make_verdict(correct: bool, category: int, reward: float, error_type: str | None) -> Verdict:
+    return Verdict(correct, CATEGORIES[category], reward, error_type)
+
+
+def _list(items: Sequence[Any]) -> list:
+    return items if type(items) is list else list(items)
+
+
+def _str_list(items: Sequence[str]) -> list:
+    if isinstance(items, str):
+        raise TypeError("predictions must be a sequence of str, not one str")
+    return _list(items)
+
+
+def set_problem_cache_size(entries: int) -> None:
+    """How many (tools, gold) problems the native backend keeps between categorize_batch / prepare calls
+    (default 8192; 0 turns the cache off). Entries hold references to the schema and gold leaf values."""
+    if entries < 0:
+        raise ValueError(f"entries must be >= 0, got {entries}")
+    native = native_module()
+    if native is not None:
+        native.set_problem_cache_size(entries)
 
 
 def prepare(
@@ -147,10 +171,9 @@ def categorize_prepared(
         raise ValueError(f"got {len(predictions)} predictions for {len(prepared)} problems")
     rewards = (table or _DEFAULT_TABLE).values()
     if prepared._native is not None:
-        native = native_module()
-        unique, which = native.categorize_set(list(predictions), prepared._native, rewards, num_threads or 0)
-        verdicts = [Verdict(c, CATEGORIES[k], r, e) for c, k, r, e in unique]
-        return [verdicts[i] for i in which]
+        return native_module().categorize_set(
+            _str_list(predictions), prepared._native, rewards, num_threads or 0, _make_verdict
+        )
     cache: dict[tuple, Verdict] = {}
     out = []
     for text, problem in zip(predictions, prepared._python, strict=True):
@@ -176,7 +199,33 @@ def categorize_batch(
     bfcl_mode: str = "prompt",
     underscore_to_dot: bool | None = None,
 ) -> list[Verdict]:
-    """categorize() over a batch: predictions[k] against tools_list[k] and golds[k]."""
+    """categorize() over a batch: predictions[k] against tools_list[k] and golds[k].
+
+    The native backend builds each problem once per batch and keeps built problems between batches (an RL
+    loop scores the same prompts again): the cache compares tools and golds by content, so equal objects made
+    anew hit it and objects mutated in place miss it (`set_problem_cache_size`). While one thread looks the
+    problems up, the others already categorize.
+    """
+    if backend not in ("native", "python"):
+        raise ValueError(f"unknown backend {backend!r}; expected 'native' or 'python'")
+    native = native_module() if backend == "native" else None
+    if native is not None:
+        if bfcl_mode not in ("prompt", "fc"):
+            raise ValueError(f"unknown bfcl_mode {bfcl_mode!r}; expected 'prompt' or 'fc'")
+        rewards = (table or _DEFAULT_TABLE).values()
+        return native.categorize_batch(
+            _str_list(predictions),
+            _list(tools_list),
+            _list(golds),
+            protocol,
+            bfcl_category or "",
+            string_match,
+            bfcl_mode,
+            bfcl_mode == "fc" if underscore_to_dot is None else bool(underscore_to_dot),
+            rewards,
+            num_threads or 0,
+            _make_verdict,
+        )
     prepared = prepare(
         tools_list,
         golds,

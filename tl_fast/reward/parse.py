@@ -4,18 +4,30 @@
     [call] = parse_tool_calls("[get_weather(city='Paris', days=3)]")
     call.name, call.arguments, call.span        # 'get_weather', {'city': 'Paris', 'days': 3}, (1, 34)
 
-Formats (format="auto" detects them, or force one): Python-call syntax ("python": `f(a=1)`, dotted names,
-positional arguments, nested lists/dicts/tuples, signed numbers, single/double/triple-quoted strings with
-escapes, JSON's true/false/null inside calls; several calls as `[f(), g()]` or one per line / `;`), JSON
-("json": {"name", "arguments" | "parameters"}, lists of them, OpenAI's {"function": {...}}),
-`<tool_call>...</tool_call>` blocks ("tool_call"), ReAct ("react": `Action: name` + `Action Input: {json}`).
-Code fences (with or without a language tag) and chat special tokens at either end are stripped; a text that
-parses as a plain call is one, even when a string in it holds "<tool_call>" or "Action:".
+Formats (format="auto" detects them; name one to force it):
+  "python"     Python-call syntax `f(a=1)`: dotted names, positional arguments, nested lists/dicts/tuples,
+               signed numbers, every string literal form, JSON's true/false/null; several calls as
+               `[f(), g()]`, one per line or `;` (BFCL prompt mode, Llama-3.2 pythonic, TL-Training);
+  "json"       {"name", "arguments" | "parameters"} (arguments an object or a JSON string), lists of them,
+  ("openai")   OpenAI tool calls {"type": "function", "function": {...}}, chat-completions assistant messages
+               {"role", "content", "tool_calls"} and responses {"choices": [{"message": ...}]} (first choice);
+               objects separated by whitespace or `;`;
+  "tool_call"  Hermes / Qwen `<tool_call>{json}</tool_call>` blocks, several per message;
+  ("hermes")
+  "llama"      Llama-3.x `<|python_tag|>` + JSON `{"name", "parameters"}` (`;`-separated) or Python calls,
+               and `<function=name>{json}</function>`;
+  "mistral"    `[TOOL_CALLS] [{...}]` (v2/v3), `[TOOL_CALLS]name{json}`, `[TOOL_CALLS]name[ARGS]{json}`;
+  "react"      `Action: name` + `Action Input: {json}`.
+Code fences and chat special tokens at either end are stripped; a text that parses as a plain call is one,
+even when a string in it holds a format marker. A message whose tool_calls are empty is read from its text
+content.
 
-Bad input raises ParseError (a ValueError) with a byte offset and a reason; nothing else escapes. Limits:
-inputs over 1 MiB, nesting deeper than 64, more than 256 calls, integers outside 64 bits are errors.
-The C++ core (csrc/toolcall.cpp) serves the calls; the pure-Python twin (_py_parse.py) is the fallback and
-the specification, selected with backend="python".
+"No call" is not an error: an empty list, a message without calls, or text with no format marker and no line
+that starts like a call (`name(`, `[`, `{`) -- prose, an empty answer -- gives []. A malformed call raises
+ParseError (a ValueError) with a byte offset and a reason; nothing else escapes. Limits: inputs over 1 MiB,
+nesting deeper than 64, more than 256 calls, integers outside 64 bits are errors. Names follow Python's rules
+(PEP 3131, NFKC). The C++ core (csrc/toolcall/) serves the calls; the pure-Python twin (_py_parse.py) is the
+fallback and the specification, selected with backend="python".
 """
 
 from __future__ import annotations
@@ -26,7 +38,7 @@ from typing import Any
 from tl_fast._native_glue import native_module
 from tl_fast.reward import _py_parse
 
-FORMATS = ("auto", "python", "json", "tool_call", "react")
+FORMATS = ("auto", "python", "json", "openai", "tool_call", "hermes", "llama", "mistral", "react")
 
 
 class ParseError(ValueError):
@@ -63,8 +75,8 @@ class ToolCall:
 
 
 def parse_tool_calls(text: str, format: str = "auto", *, backend: str = "native") -> list[ToolCall]:
-    """All tool calls in `text` (in order); raises ParseError on text that is not a call (an empty list
-    such as "[]" or a bare comment gives []).
+    """All tool calls in `text` (in order); [] when it makes no call; ParseError when it holds a malformed
+    call.
 
     backend: "native" (the C++ core; falls back to Python, warning once, where it is not built) or "python".
     """

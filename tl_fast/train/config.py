@@ -105,8 +105,8 @@ class ModelConfig:
     attention: str = field(
         default="auto",
         metadata={
-            "help": "auto picks the fastest available",
-            "choices": ("auto", "flash_attention_2", "varlen", "sdpa", "eager"),
+            "help": "auto picks the fastest available (packed_sdpa: per-sample SDPA inside packed rows)",
+            "choices": ("auto", "flash_attention_2", "varlen", "packed_sdpa", "sdpa", "eager"),
         },
     )
     gradient_checkpointing: bool = field(
@@ -130,10 +130,51 @@ class SFTConfig:
     pack: bool = field(default=True, metadata={"help": "padding-free packed batches (else padded)"})
 
 
+# Defaults of the fields left unset (None), per algorithm; sources in configs/<algo>.yaml and the README.
+ALGO_DEFAULTS = {
+    "ppo": {"group_size": 1, "loss_agg": "token_mean", "dynamic_sampling": False, "overlong": "none"},
+    "grpo": {"group_size": 4, "loss_agg": "seq_mean", "dynamic_sampling": False, "overlong": "none"},
+    "dapo": {
+        "group_size": 4,
+        "loss_agg": "token_mean",
+        "dynamic_sampling": True,
+        "overlong": "penalty",
+        "clip_high": 0.28,
+    },
+    "dr_grpo": {"group_size": 4, "loss_agg": "seq_sum_norm", "dynamic_sampling": False, "overlong": "none"},
+}
+REWARDS = ("irm", "binary", "toolrl")
+
+
 @dataclass
 class PPOConfig:
-    steps: int = field(default=4, metadata={"help": "PPO iterations (rollout + update)"})
-    rollout_batch: int = field(default=8, metadata={"help": "prompts per rollout"})
+    """The RL stage: PPO (the paper) or a critic-free group-relative algorithm, and the reward it uses."""
+
+    algo: str = field(
+        default="ppo",
+        metadata={
+            "choices": ("ppo", "grpo", "dapo", "dr_grpo"),
+            "help": "ppo (the paper: critic + GAE) | grpo | dapo | dr_grpo (no critic; group-relative "
+            "advantages over --ppo-group-size samples per prompt)",
+        },
+    )
+    reward: str = field(
+        default="irm",
+        metadata={
+            "aliases": ("--reward",),
+            "choices": ("irm", "binary", "toolrl"),
+            "help": "irm (TL-Training's category table) | binary (Tool-N1: 1 iff exactly right) | toolrl "
+            "(ToolRL: format {0,1} + correctness [-3,3])",
+        },
+    )
+    steps: int = field(default=4, metadata={"help": "RL iterations (rollout + update)"})
+    rollout_batch: int = field(
+        default=8,
+        metadata={"help": "samples per rollout (prompts x group size), a multiple of group size x processes"},
+    )
+    group_size: int | None = field(
+        default=None, metadata={"help": "samples per prompt G; unset: 1 for ppo, 4 for grpo/dapo/dr_grpo"}
+    )
     ppo_epochs: int = field(
         default=2, metadata={"help": "passes over each rollout (DeepSpeed-Chat default: 1)"}
     )
@@ -145,13 +186,88 @@ class PPOConfig:
     reward_clip: float = field(default=5.0, metadata={"help": "clip the rule reward to [-c, c] (authors: 5)"})
     gamma: float = field(default=1.0, metadata={"help": "GAE discount (paper: 1)"})
     lam: float = field(default=0.95, metadata={"help": "GAE lambda (paper: 0.95)"})
-    clip: float = field(default=0.2, metadata={"help": "policy ratio clip (paper: 0.2)"})
+    clip: float = field(default=0.2, metadata={"help": "policy ratio clip, lower side (paper: 0.2)"})
+    clip_high: float | None = field(
+        default=None, metadata={"help": "upper ratio clip; unset: --ppo-clip, dapo 0.28 (clip-higher)"}
+    )
+    kl_loss_coef: float = field(
+        default=0.0,
+        metadata={"help": "grpo/dapo/dr_grpo: beta of the k3 KL-to-reference term in the loss (0 = none)"},
+    )
+    loss_agg: str | None = field(
+        default=None,
+        metadata={
+            "help": "token_mean | seq_mean | seq_sum_norm (see tl_fast.rl.aggregate_loss); unset: grpo "
+            "seq_mean, dapo token_mean, dr_grpo seq_sum_norm"
+        },
+    )
+    dynamic_sampling: bool | None = field(
+        default=None,
+        metadata={"help": "skip groups whose rewards all agree (no signal); unset: on for dapo only"},
+    )
+    resample_rounds: int = field(
+        default=0,
+        metadata={"help": "with dynamic sampling: extra rollouts per step to replace skipped groups"},
+    )
+    overlong: str | None = field(
+        default=None,
+        metadata={
+            "help": "responses cut at --ppo-max-new-tokens: none | mask (left out of the loss) | penalty "
+            "(DAPO's soft length penalty); unset: dapo penalty, others none"
+        },
+    )
+    overlong_buffer: int | None = field(
+        default=None,
+        metadata={
+            "help": "penalty: length band before the cap where it falls to -1; unset: max_new_tokens/4"
+        },
+    )
+    overlong_factor: float = field(default=1.0, metadata={"help": "penalty at the cap (DAPO: 1)"})
     value_clip: float = field(default=0.2, metadata={"help": "value clip (paper: 0.2)"})
     whiten_advantages: bool = field(default=True, metadata={"help": "whiten advantages over each minibatch"})
     greedy: bool = field(default=False, metadata={"help": "greedy rollouts (authors: do_sample=0)"})
     temperature: float = field(default=0.7, metadata={"help": "sampling temperature (authors: 0.7)"})
     max_new_tokens: int = field(default=64, metadata={"help": "rollout answer length (authors: 512)"})
     max_prompt_tokens: int = field(default=768, metadata={"help": "skip prompts longer than this"})
+
+    def __post_init__(self):
+        if self.algo not in ALGO_DEFAULTS:
+            raise ValueError(f"--ppo-algo {self.algo!r}: expected one of {', '.join(ALGO_DEFAULTS)}")
+        if self.reward not in REWARDS:
+            raise ValueError(f"--reward {self.reward!r}: expected one of {', '.join(REWARDS)}")
+        for name, value in ALGO_DEFAULTS[self.algo].items():
+            if getattr(self, name) is None:
+                setattr(self, name, value)
+        if self.clip_high is None:
+            self.clip_high = self.clip
+        if self.overlong_buffer is None:
+            self.overlong_buffer = max(1, self.max_new_tokens // 4)
+        group = self.algo != "ppo"
+        if self.group_size < (2 if group else 1):
+            raise ValueError(
+                f"--ppo-group-size {self.group_size}: {self.algo} needs at least 2 samples per prompt"
+            )
+        if self.rollout_batch % self.group_size:
+            raise ValueError(
+                f"--ppo-rollout-batch {self.rollout_batch} is not a multiple of "
+                f"--ppo-group-size {self.group_size}"
+            )
+        if self.loss_agg not in ("token_mean", "seq_mean", "seq_sum_norm"):
+            raise ValueError(
+                f"--ppo-loss-agg {self.loss_agg!r}: expected token_mean, seq_mean or seq_sum_norm"
+            )
+        if self.overlong not in ("none", "mask", "penalty"):
+            raise ValueError(f"--ppo-overlong {self.overlong!r}: expected none, mask or penalty")
+        if not 0 < self.overlong_buffer <= self.max_new_tokens:
+            raise ValueError(
+                f"--ppo-overlong-buffer {self.overlong_buffer}: expected 1..{self.max_new_tokens} "
+                "(--ppo-max-new-tokens)"
+            )
+        if not group and (self.dynamic_sampling or self.overlong != "none" or self.kl_loss_coef):
+            raise ValueError(
+                "--ppo-dynamic-sampling, --ppo-overlong and --ppo-kl-loss-coef apply to grpo/dapo/dr_grpo, "
+                "not ppo (ppo folds --ppo-kl-coef into the reward)"
+            )
 
 
 @dataclass

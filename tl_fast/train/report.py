@@ -81,16 +81,20 @@ def write_report(run_dir: Path, metrics: MetricsLog, header: dict) -> Path:
         _plot(
             run_dir / "ppo_reward.png",
             {"mean reward": (steps, [r["reward"] for r in ppo])},
-            "PPO reward",
+            "RL reward",
             "reward",
         )
         _plot(run_dir / "ppo_kl.png", {"KL to SFT": (steps, [r["kl"] for r in ppo])}, "KL", "nats/token")
         cats = sorted({c for r in ppo for c in r["categories"]})
         mix = {c: (steps, [r["categories"].get(c, 0) for r in ppo]) for c in cats}
         _plot(run_dir / "ppo_categories.png", mix, "error-category mix per rollout", "samples", stacked=True)
+        shares = {"clip fraction": (steps, [r.get("clip_frac", 0.0) for r in ppo])}
+        if any("groups_skipped" in r for r in ppo):
+            shares["groups skipped (no signal)"] = (steps, [r.get("groups_skipped", 0.0) for r in ppo])
+        _plot(run_dir / "ppo_clip.png", shares, "clip fraction, skipped groups", "share")
         last = Counter(ppo[-1]["categories"])
         lines += [
-            "## PPO",
+            "## RL",
             "",
             f"{len(ppo)} iterations, mean reward {ppo[0]['reward']:.3f} → {ppo[-1]['reward']:.3f}.",
         ]
@@ -99,6 +103,7 @@ def write_report(run_dir: Path, metrics: MetricsLog, header: dict) -> Path:
             "Last rollout's categories: " + ", ".join(f"{k} {v}" for k, v in last.most_common()),
             "",
         ]
+        lines += _rl_table(ppo)
         lines += [
             "![reward](ppo_reward.png)",
             "",
@@ -106,7 +111,27 @@ def write_report(run_dir: Path, metrics: MetricsLog, header: dict) -> Path:
             "",
             "![KL](ppo_kl.png)",
             "",
+            "![clip fraction and skipped groups](ppo_clip.png)",
+            "",
         ]
     path = run_dir / "report.md"
     path.write_text("\n".join(lines))
     return path
+
+
+def _rl_table(rows: list[dict], max_rows: int = 40) -> list[str]:
+    """Per step: reward, KL, clip fraction, share of groups skipped, time, memory (every k-th past 40)."""
+    every = max(1, -(-len(rows) // max_rows))
+    picked = rows[::every] if rows[-1] in rows[::every] else [*rows[::every], rows[-1]]
+    out = [
+        "| step | reward | KL | clip fraction | groups skipped | s/step | peak MB | categories |",
+        "|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for r in picked:
+        skipped = f"{r['groups_skipped']:.2f}" if "groups_skipped" in r else "–"
+        cats = ", ".join(f"{k} {v}" for k, v in Counter(r["categories"]).most_common(3))
+        out.append(
+            f"| {r['step']} | {r['reward']:.3f} | {r['kl']:.4f} | {r.get('clip_frac', 0.0):.3f} | {skipped} "
+            f"| {r.get('step_s', float('nan')):.2f} | {r.get('peak_mem_mb', float('nan')):.0f} | {cats} |"
+        )
+    return [*out, ""]

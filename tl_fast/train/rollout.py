@@ -1,6 +1,7 @@
-"""PPO experience: batched rollouts with a KV cache, rule rewards from the categorizer, log-probs, values.
+"""RL experience: batched rollouts with a KV cache, rule rewards from a reward scheme, log-probs, values.
 
-One `Experience` holds a rollout's sequences and every per-token tensor PPO needs, (B, R) over the response.
+One `Experience` holds a rollout's sequences and every per-token tensor the RL stage needs, (B, R) over the
+response. Critic-free algorithms (GRPO, DAPO, Dr. GRPO) roll out without a critic: `values` is None.
 """
 
 from __future__ import annotations
@@ -30,17 +31,18 @@ class Experience:
     response_mask: Tensor  # (B, R) 1 on generated tokens up to and including EOS
     logprobs: Tensor  # (B, R) fp32, policy at rollout time
     ref_logprobs: Tensor  # (B, R) fp32, SFT policy
-    values: Tensor  # (B, R) fp32, critic at rollout time
+    values: Tensor | None  # (B, R) fp32, critic at rollout time; None without a critic
     scores: Tensor  # (B,) fp32 rule reward per sample
     categories: list[str]
     texts: list[str]
+    finished: Tensor | None = None  # (B,) bool: the response ended with EOS (False: cut at max_new_tokens)
 
     @property
     def prompt_len(self) -> int:
         return self.sequences.shape[1] - self.response_mask.shape[1]
 
     def select(self, idx: Tensor) -> Experience:
-        pick = lambda t: t[idx]  # noqa: E731
+        pick = lambda t: None if t is None else t[idx]  # noqa: E731
         ids = idx.tolist()
         return Experience(
             pick(self.sequences),
@@ -52,6 +54,37 @@ class Experience:
             pick(self.scores),
             [self.categories[i] for i in ids],
             [self.texts[i] for i in ids],
+            pick(self.finished),
+        )
+
+    @staticmethod
+    def concat(parts: list[Experience], pad_id: int) -> Experience:
+        """The rows of several rollouts: prompts re-padded on the left, responses on the right."""
+        if len(parts) == 1:
+            return parts[0]
+        P = max(e.prompt_len for e in parts)
+        R = max(e.response_mask.shape[1] for e in parts)
+
+        def full(e: Experience, t: Tensor, value) -> Tensor:  # (B, P+R) rows
+            return torch.nn.functional.pad(t, (P - e.prompt_len, R - e.response_mask.shape[1]), value=value)
+
+        def response(e: Experience, t: Tensor | None) -> Tensor | None:  # (B, R) rows
+            return None if t is None else torch.nn.functional.pad(t, (0, R - t.shape[1]), value=0)
+
+        def cat(tensors: list) -> Tensor | None:
+            return None if any(t is None for t in tensors) else torch.cat(tensors)
+
+        return Experience(
+            cat([full(e, e.sequences, pad_id) for e in parts]),
+            cat([full(e, e.attention_mask, 0) for e in parts]),
+            cat([response(e, e.response_mask) for e in parts]),
+            cat([response(e, e.logprobs) for e in parts]),
+            cat([response(e, e.ref_logprobs) for e in parts]),
+            cat([response(e, e.values) for e in parts]),
+            torch.cat([e.scores for e in parts]),
+            [c for e in parts for c in e.categories],
+            [t for e in parts for t in e.texts],
+            cat([e.finished for e in parts]),
         )
 
 
@@ -93,25 +126,27 @@ def response_values(critic, sequences: Tensor, attention_mask: Tensor, response_
     return values[:, -response_len - 1 : -1]  # V of the state before each response token
 
 
-def _response_mask(responses: Tensor, eos_ids: set[int], pad_id: int) -> Tensor:
+def _response_mask(responses: Tensor, eos_ids: set[int], pad_id: int) -> tuple[Tensor, Tensor]:
+    """(B, R) mask of the tokens up to and including the first EOS, and (B,) bool: an EOS was generated."""
     is_eos = torch.zeros_like(responses, dtype=torch.bool)
     for e in eos_ids:
         is_eos |= responses == e
-    # keep tokens up to and including the first EOS
     after_eos = (is_eos.cumsum(-1) - is_eos.long()) > 0
     mask = ~after_eos
     if pad_id not in eos_ids:
         mask &= responses != pad_id
-    return mask.long()
+    return mask.long(), is_eos.any(-1)
 
 
 @torch.no_grad()
 def generate_experience(
-    policy, ref_policy, critic, tokenizer, items: list[PromptItem], cfg: PPOConfig, categorize_batch
+    policy, ref_policy, critic, tokenizer, items: list[PromptItem], cfg: PPOConfig, scheme
 ) -> Experience:
-    """Samples responses (KV cache), scores them with the rule reward, records log-probs and values.
+    """Samples responses (KV cache), scores them with `scheme` (tl_fast.reward.schemes), records log-probs
+    and, with a critic, values.
 
-    `ref_policy=None` means LoRA: the reference is the same model with its adapters disabled.
+    `ref_policy=None` means LoRA: the reference is the same model with its adapters disabled; `critic=None`
+    (GRPO and relatives) leaves `values` None.
     """
     device = next(policy.parameters()).device
     tokenizer.padding_side = "left"
@@ -136,7 +171,7 @@ def generate_experience(
     )
     lm.train(was_training)
     responses = out[:, prompt_ids.shape[1] :]
-    response_mask = _response_mask(responses, {tokenizer.eos_token_id}, tokenizer.pad_token_id)
+    response_mask, finished = _response_mask(responses, {tokenizer.eos_token_id}, tokenizer.pad_token_id)
     # a response that is all padding (generation ended at once) still gets one scored token
     response_mask[:, 0] = 1
     attention_mask = torch.cat([prompt_mask, response_mask], dim=1)
@@ -144,8 +179,8 @@ def generate_experience(
         tokenizer.decode(r[m.bool()], skip_special_tokens=True)
         for r, m in zip(responses, response_mask, strict=True)
     ]
-    verdicts = categorize_batch(texts, [it.tools for it in items], [it.gold for it in items], protocol="tl")
-    scores = torch.tensor([v.reward for v in verdicts], dtype=torch.float32, device=device)
+    scored = scheme.score(texts, [it.tools for it in items], [it.gold for it in items])
+    scores = torch.tensor([s.reward for s in scored], dtype=torch.float32, device=device)
 
     R = responses.shape[1]
     logprobs = response_logprobs(policy, out, attention_mask, R)
@@ -154,16 +189,17 @@ def generate_experience(
             ref_logprobs = response_logprobs(policy, out, attention_mask, R)
     else:
         ref_logprobs = response_logprobs(ref_policy, out, attention_mask, R)
-    values = response_values(critic, out, attention_mask, R)
     m = response_mask.float()
+    values = None if critic is None else response_values(critic, out, attention_mask, R).float() * m
     return Experience(
         out,
         attention_mask,
         response_mask,
         logprobs * m,
         ref_logprobs * m,
-        values.float() * m,
+        values,
         scores,
-        [v.category for v in verdicts],
+        [s.verdict.category for s in scored],
         texts,
+        finished,
     )

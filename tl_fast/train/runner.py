@@ -189,6 +189,11 @@ def run(cfg: TrainConfig, should_stop=None, read=None) -> RunResult:
         "attention": attn_desc,
         "data": ", ".join(f"{k} {v}" for k, v in data.counts.items()),
     }
+    if "ppo" in stages:
+        p = cfg.ppo
+        header["RL"] = (
+            f"{p.algo}, reward {p.reward}, {p.rollout_batch} samples per step ({p.group_size} per prompt)"
+        )
     if resume is not None:
         header["resumed"] = f"from {resume['stage']} step {resume['step']}"
     try:
@@ -247,7 +252,8 @@ def _train(cfg, stages, policy, tokenizer, data, run_dir, metrics, accelerator, 
             if in_ppo:
                 load_policy_weights(policy, resume["path"])
                 state = load_trainer_state(resume["path"])
-                critic.load_state_dict(state["critic"])
+                if critic is not None:  # grpo, dapo and dr_grpo have none
+                    critic.load_state_dict(state["critic"])
             interrupted = run_ppo(
                 policy,
                 ref_policy,
@@ -286,14 +292,18 @@ def _sft_finished(resume: dict) -> bool:
 
 
 def _ppo_models(policy, cfg: TrainConfig, Critic, add_lora):
-    """Reference = the SFT policy (LoRA: same weights, adapters disabled); critic = SFT decoder + head."""
+    """Reference = the SFT policy (LoRA: same weights, adapters disabled); critic = SFT decoder + head, for
+    ppo only (grpo, dapo and dr_grpo build none). The reference is kept for every algorithm, so each logs
+    its KL to the SFT policy."""
     import copy
 
     lora = cfg.model.lora_r > 0
     if lora:
         policy = policy.merge_and_unload()  # fold the SFT adapter into the weights
-    critic = Critic(policy)
-    critic.verify_initialized_from(policy)
+    critic = None
+    if cfg.ppo.algo == "ppo":
+        critic = Critic(policy)
+        critic.verify_initialized_from(policy)
     if lora:
         # a fresh adapter on the merged SFT weights: disabling it gives the SFT policy, no second copy
         return None, critic, add_lora(policy, cfg.model)

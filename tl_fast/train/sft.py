@@ -7,6 +7,7 @@ the micro-batches already trained on and reproduces the uninterrupted run's next
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -86,6 +87,7 @@ def run_sft(
     loss_module.train()
     interrupted = False
     for step in range(start, total):
+        t0 = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
         micro_batches = [
             {k: v.to(device) if torch.is_tensor(v) else v for k, v in batches[i % len(batches)].items()}
@@ -120,6 +122,7 @@ def run_sft(
                 lr=scheduler.get_last_lr()[0],
                 grad_norm=grad_norm,
                 tokens=tokens,
+                step_s=round(time.perf_counter() - t0, 3),  # benchmarks/ablation.py sizes runs from this
             )
         bar.update(1)
         bar.set_postfix(loss=f"{loss_sum:.4f}")
