@@ -28,8 +28,8 @@ MUTATIONS = [
     Mutation(
         id="ppo-ratio-against-reference",
         file="tl_fast/train/ppo.py",
-        old="ppo_policy_loss(logprobs, mb.logprobs, adv",
-        new="ppo_policy_loss(logprobs, mb.ref_logprobs, adv",
+        old="logprobs, mb.logprobs, adv, mb_mask",
+        new="logprobs, mb.ref_logprobs, adv, mb_mask",
         tests=[PPO_MATH],
         why="the policy ratio is taken against the reference (SFT) log-probs, not the rollout's",
     ),
