@@ -169,6 +169,26 @@ def test_leading_dims_module_and_no_input_writes(kernel_path):
     assert rows.shape == (3, 4)
 
 
+@pytest.mark.parametrize("reduction", ["none", "sum", "mean", "weighted_mean"])
+def test_ignore_index_other_than_minus_100(kernel_path, reduction):
+    """ignore_index=5 is a vocabulary index: rows labelled 5 are ignored, all others (no -100 here) count."""
+    logits, labels, weights = make_inputs(9, 300, ignore_frac=0.0)
+    labels[[1, 4, 7]] = 5
+    upstream = randn(9) if reduction == "none" else None
+    out, grad = loss_and_grad(
+        cross_entropy, logits, labels, weights, reduction, upstream, ignore_index=5, label_smoothing=0.1
+    )
+    ref_rows = lambda x, y, w, reduction, **kw: reduce(reference_rows(x, y, **kw), y, w, reduction, 5)
+    ref, ref_grad = loss_and_grad(
+        ref_rows, logits.double(), labels, weights, reduction, upstream, ignore_index=5, label_smoothing=0.1
+    )
+    torch.testing.assert_close(out.double(), ref, rtol=1e-5, atol=1e-6)
+    torch.testing.assert_close(grad.double(), ref_grad, rtol=1e-5, atol=1e-7)
+    assert torch.all(grad[[1, 4, 7]] == 0) and torch.all(grad[0] != 0)
+    if reduction == "none":
+        assert torch.all(out[[1, 4, 7]] == 0) and torch.all(out[[0, 2, 3, 5, 6, 8]] > 0)
+
+
 def test_row_coefficients_and_errors():
     labels = torch.tensor([1, -100, 2, 3])
     w = torch.tensor([2.0, 5.0, 0.0, 1.0])
@@ -178,6 +198,8 @@ def test_row_coefficients_and_errors():
     close(row_coefficients(labels, None, "mean"), [1 / 3, 0.0, 1 / 3, 1 / 3])
     close(row_coefficients(labels, w, "sum"), [2.0, 0.0, 0.0, 1.0])
     close(row_coefficients(labels, None, "sum"), [1.0, 0.0, 1.0, 1.0])
+    # another ignore_index: label 2 is ignored, -100 is an ordinary (if out-of-vocabulary) value here
+    close(row_coefficients(labels, w, "weighted_mean", ignore_index=2), [2 / 8, 5 / 8, 0.0, 1 / 8])
     logits = torch.randn(4, 10)
     with pytest.raises(ValueError, match="reduction"):
         cross_entropy(logits, labels, reduction="avg")

@@ -55,13 +55,15 @@ def randn(n: int, seed: int = 7) -> torch.Tensor:
 
 
 def reference_loss(hidden, weight, bias, labels, weights, reduction, label_smoothing=0.0, z_loss=0.0,
-                   softcap=None):  # fmt: skip
+                   softcap=None, ignore_index=-100):  # fmt: skip
     """F.linear + F.cross_entropy computed in the inputs' dtype (pass fp64 tensors for the fp64 reference)."""
     z = F.linear(hidden, weight, bias)
     if softcap is not None:
         z = softcap * torch.tanh(z / softcap)
-    rows = F.cross_entropy(z, labels, reduction="none", label_smoothing=label_smoothing)
-    valid = labels != -100
+    rows = F.cross_entropy(
+        z, labels, reduction="none", label_smoothing=label_smoothing, ignore_index=ignore_index
+    )
+    valid = labels != ignore_index
     rows = torch.where(valid, rows + z_loss * torch.logsumexp(z, -1) ** 2, 0.0)
     w = valid.to(rows.dtype) * (1.0 if weights is None else weights.to(rows.dtype))  # every reduction weighs
     if reduction == "none":
@@ -172,8 +174,23 @@ def test_frozen_weight_and_hidden_only(kernel_path):
     reference_loss(hr, weight.double(), b.double(), labels, weights, "weighted_mean").backward()
     torch.testing.assert_close(h.grad.double(), hr.grad, rtol=1e-5, atol=1e-6)
     w = weight.clone().requires_grad_()
-    fused_linear_cross_entropy(hidden, w, labels, weights).backward()
-    assert w.grad is not None and hidden.grad is None
+    fused_linear_cross_entropy(hidden, w, labels, weights, bias=b, chunk_size=4).backward()
+    wr = weight.double().requires_grad_()
+    reference_loss(hidden.double(), wr, b.double(), labels, weights, "weighted_mean").backward()
+    assert hidden.grad is None
+    torch.testing.assert_close(w.grad.double(), wr.grad, rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("reduction", ["none", "weighted_mean"])
+def test_ignore_index_other_than_minus_100(kernel_path, reduction):
+    """ignore_index=3 is a vocabulary index: rows labelled 3 are ignored, all others count."""
+    hidden, weight, b, labels, weights = make_inputs(10, 16, 120, ignore_frac=0.0)
+    labels[[0, 5, 6]] = 3
+    up = randn(10) if reduction == "none" else None
+    kw = {"ignore_index": 3, "z_loss": 1e-3}
+    got = run(ours, hidden, weight, b, labels, weights, reduction, up, chunk_size=4, **kw)
+    want = run(reference_loss, hidden, weight, b, labels, weights, reduction, up, dtype=torch.float64, **kw)
+    check_close(got, want, rtol=1e-5, atol=1e-6)
 
 
 def test_zero_denominator_gives_zero_not_nan(kernel_path):

@@ -61,7 +61,13 @@ def test_unknown_attribute_is_an_error():
         tl_fast.not_a_thing  # noqa: B018
 
 
-def test_train_help_describes_the_stages():
+def test_train_help_describes_the_stages_and_every_field():
+    """README: `--help` lists every field of every config section; --stages names the pipeline's stages."""
+    import re
+    from dataclasses import fields
+
+    from tl_fast.train import config
+
     out = subprocess.run(
         [sys.executable, "-m", "tl_fast.train", "--help"],
         cwd=REPO,
@@ -70,5 +76,18 @@ def test_train_help_describes_the_stages():
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    for stage in ("mae", "sft", "ppo"):
-        assert stage in out.stdout
+    text = " ".join(out.stdout.split())  # argparse wraps lines; compare with whitespace collapsed
+    stages = re.search(r"--stages STAGES (.*?)\(default: ([^)]*)\)", text)
+    assert stages, "no --stages entry"
+    assert all(s in stages.group(1) for s in ("mae", "sft", "ppo")) and stages.group(2) == "mae,sft,ppo"
+    not_flags = getattr(config, "_NOT_FLAGS", set())
+    missing = []
+    for section, klass, prefix in config.SECTIONS:
+        for f in fields(klass):
+            if (section, f.name) in not_flags:
+                continue
+            flag = (prefix + f.name).replace("_", "[-_]")
+            described = " ".join(str(f.metadata.get("help", "")).split())
+            if not described or not re.search(rf"--{flag}\b", text) or described not in text:
+                missing.append(f"{section}.{f.name}")
+    assert not missing, f"fields without a flag or help text in --help: {missing}"

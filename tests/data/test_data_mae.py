@@ -41,6 +41,10 @@ CASES = [
     ("CSV column number error.", None, True),  # mentions "error" mid-sentence: not anchored
     ('[{"title": "Error-correcting codes", "year": 1950}]', None, True),  # a result list about errors
     ("The product could not be found.", None, False),
+    ('{"error": "No error", "data": [1]}', None, True),  # an error field saying there is none
+    ('{"error": "none", "errors": "0", "data": [1]}', None, True),
+    ('{"status": 200, "data": []}', None, False),  # a success status
+    ('{"code": "200", "items": []}', None, False),
     ("", None, False),
 ]
 

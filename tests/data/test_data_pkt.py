@@ -69,6 +69,10 @@ def _paper_sample(target: str) -> Sample:
     )
 
 
+def _one_call(tools: list[Tool], call: Call) -> Sample:
+    return Sample("w", tools, [Message("user", "q")], Message("assistant", calls=(call,)), 1)
+
+
 def test_key_tokens_of_the_papers_figure(shipped):
     # Paper, PKT figure: choosing getPapersByKeywords among getPaperDetails and finish. The shipped
     # tokenizer splits " getPapersByKeywords" into Ġget|P|a|per|s|By|Keywords and " getPaperDetails" into
@@ -84,6 +88,20 @@ def test_key_tokens_of_the_papers_figure(shipped):
     # finish shares no first token with the others: only its first token is key
     enc = encode_sample(_paper_sample("finish"), shipped)
     assert [shipped.convert_ids_to_tokens(enc["input_ids"])[k] for k in enc["key_positions"]] == ["Ġfinish"]
+
+
+def test_a_name_that_is_a_prefix_of_another(shipped):
+    # get vs get_all (the module docstring's example): " get(x=1)" is Ġget|(|x|=|1|) and " get_all()" is
+    # Ġget|_|all|(|): the names part at the token after "get", "(" for get and "_" for get_all. So each call
+    # has 2 key tokens: get(x=1) + EOS has 7 trained tokens, w = 5 / 2; get_all() + EOS has 6, w = 4 / 2.
+    tools = [Tool("get", "", {"x": {"type": "integer"}}, ("x",)), Tool("get_all", "", {}, ())]
+    for call, keys, w in (
+        (Call("get", {"x": 1}), ["Ġget", "("], 2.5),
+        (Call("get_all", {}), ["Ġget", "_"], 2.0),
+    ):
+        enc = encode_sample(_one_call(tools, call), shipped)
+        assert shipped.convert_ids_to_tokens([enc["input_ids"][k] for k in enc["key_positions"]]) == keys
+        assert {enc["token_weights"][k] for k in enc["key_positions"]} == {w}
 
 
 def _reference_keys(sample, tokenizer, render):
@@ -133,11 +151,8 @@ def test_weights_labels_and_options(samples, shipped):
     assert trained == list(range(trained[0], len(ids)))  # the target turn is the contiguous tail
     assert all(labels[i] == ids[i] for i in trained) and all(w[i] == 0.0 for i in range(trained[0]))
     keys = enc["key_positions"]
-    expected = min(max((len(trained) - len(keys)) / len(keys), 1.0), 9.0)
-    assert all(w[k] == expected for k in keys)
+    assert len({w[k] for k in keys}) == 1 and w[keys[0]] > 1.0  # one weight for every key token
     assert all(w[i] == 1.0 for i in trained if i not in keys)
-    capped = encode_sample(s, shipped, pkt=PKTConfig(w_max=1.5))
-    assert max(capped["token_weights"]) == min(expected, 1.5)
     off = encode_sample(s, shipped, pkt=PKTConfig(enabled=False))
     assert off["key_positions"] == [] and set(off["token_weights"][trained[0] :]) == {1.0}
     with_args = encode_sample(s, shipped, pkt=PKTConfig(arg_name_keys=True))
@@ -147,7 +162,41 @@ def test_weights_labels_and_options(samples, shipped):
     )
     assert "".join(arg_tokens).replace("Ġ", "") in "".join(s.target.calls[0].arguments)
     text = show_weights(enc, shipped)
-    assert text.count("*") == len(keys) and f"w={expected:<5.2f}" in text
+    assert text.count("*") == len(keys) and f"w={w[keys[0]]:<5.2f}" in text
+
+
+def _trained(enc, tokenizer) -> list[tuple[str, float]]:
+    tokens = tokenizer.convert_ids_to_tokens(enc["input_ids"])
+    weights = enc["token_weights"]
+    return [(tokens[i], weights[i]) for i, lab in enumerate(enc["labels"]) if lab != IGNORE_INDEX]
+
+
+def test_weight_clip_bounds_hand_computed(shipped):
+    """w = clip(|non-key| / |key|, 1, w_max) at both bounds and inside, counted by hand from the tokens."""
+    paper = _paper_sample("getPapersByKeywords").tools
+    # upper bound: 16 trained tokens, the only key is "Ġfinish" (no other tool starts with it): 15 / 1 -> 9
+    long = _one_call(paper, Call("finish", {"answer": "done, see the list above"}))
+    got = _trained(encode_sample(long, shipped), shipped)
+    assert [t for t, _ in got] == [
+        "Ġfinish", "(", "answer", "='", "d", "one", ",", "Ġse", "e", "Ġthe", "Ġlist", "Ġab", "o", "ve", "')",
+        "</s>",
+    ]  # fmt: skip
+    assert [w for _, w in got] == [9.0] + [1.0] * 15
+    assert _trained(encode_sample(long, shipped, pkt=PKTConfig(w_max=4.0)), shipped)[0] == ("Ġfinish", 4.0)
+    # inside: " finish(answer='done')" + EOS is 8 tokens, 1 key: 7 / 1 = 7
+    short = _one_call(paper, Call("finish", {"answer": "done"}))
+    assert [w for _, w in _trained(encode_sample(short, shipped), shipped)] == [7.0] + [1.0] * 7
+    # lower bound: with argument names as keys, "Ġab" + q|x|z|j|v are 6 keys of 11 trained tokens:
+    # 5 / 6 < 1 -> 1, so every trained token weighs 1
+    tools = [Tool("ab", "", {"qxzjv": {"type": "integer"}}, ())]
+    sample = _one_call(tools, Call("ab", {"qxzjv": 1}))
+    enc = encode_sample(sample, shipped, pkt=PKTConfig(arg_name_keys=True))
+    got = _trained(enc, shipped)
+    assert [t for t, _ in got] == ["Ġab", "(", "q", "x", "z", "j", "v", "=", "1", ")", "</s>"]
+    assert len(enc["key_positions"]) == 6 and [w for _, w in got] == [1.0] * 11
+    # the same call without argument-name keys: 1 key, 10 / 1 -> clipped to 9
+    enc = encode_sample(sample, shipped)
+    assert [w for _, w in _trained(enc, shipped)] == [9.0] + [1.0] * 10
 
 
 def test_build_dataset_with_tokenizer_template(samples, shipped):

@@ -125,6 +125,23 @@ def test_overridden_table_and_string_normalization(backend):
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+def test_values_compare_with_their_types(backend):
+    # True != 1 and False != 0 although Python says so; 1 == 1.0; a list equals a tuple of the same items
+    one = "get_weather(city='Paris', days=1)"
+    assert (
+        categorize("get_weather(city='Paris', days=True)", TOOLS, one, backend=backend).category
+        == "value_error"
+    )
+    zero = "get_weather(city='Paris', days=0)"
+    assert categorize("get_weather(city='Paris', days=False)", TOOLS, zero, backend=backend).category == (
+        "value_error"
+    )
+    assert categorize("get_weather(city='Paris', days=1.0)", TOOLS, one, backend=backend).correct
+    pair = "get_weather(city=['a', 1], days=1)"
+    assert categorize("get_weather(city=('a', 1), days=1)", TOOLS, pair, backend=backend).correct
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
 def test_gold_forms_are_equivalent(backend):
     golds = [
         GOLD,

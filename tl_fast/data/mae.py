@@ -16,8 +16,10 @@ A tool output signals an error when (the first rule that fires is the reason it 
                "requests.exceptions.HTTPError(...)", "Error: ...", "error: ...") or a traceback;
   pattern      plain text matches one of `MAEConfig.error_patterns` at its start (the paper's list,
                anchored and case-sensitive; see tl_fast.data.config.PAPER_ERROR_PATTERNS).
-The final assistant turn is always kept. `authors_rule_flags` reproduces the released TL-Training rule for
-comparison (scripts/mae_report.py).
+The final assistant turn is kept (no tool output follows it to judge), except with
+`MAEConfig.keep_error_history=False`, where every turn after the first failed call is dropped, the final
+one included. `authors_rule_flags` reproduces the released TL-Training rule for comparison
+(scripts/mae_report.py).
 """
 
 from __future__ import annotations
