@@ -26,8 +26,9 @@ OUTPUTS = {  # completion -> category, by hand
     "get_weather_forecast(city='Paris')": "wrong_tool",
     "get_time(city='Paris')": "tool_hallucination",
     "get_weather()": "param_missing",
-    "the weather is nice ((": "format_error",
-    "": "format_error",
+    "get_weather(city='Paris'": "format_error",  # a call cut short is malformed
+    "the weather is nice": "irrelevant",  # prose makes no call: an abstention, not a malformed call
+    "": "irrelevant",
     "<think>\nThe user wants Paris.\n</think>\n\nget_weather(city='Paris')": "correct",  # reasoning model
     "<think>\nget_weather(city='Paris') is what I will call": "format_error",  # unterminated: no answer
 }
@@ -71,7 +72,8 @@ def test_irm_reward_plain_completions_and_metric_logging():
     assert extra["category"] == list(OUTPUTS.values())
     assert set(logged) == {f"irm/{c}" for c in CATEGORIES}
     assert logged["irm/correct"] == pytest.approx(4 / len(texts))
-    assert logged["irm/format_error"] == pytest.approx(3 / len(texts))
+    assert logged["irm/format_error"] == pytest.approx(2 / len(texts))
+    assert logged["irm/irrelevant"] == pytest.approx(2 / len(texts))
 
 
 def test_irm_reward_conversational_completions_and_object_columns():
