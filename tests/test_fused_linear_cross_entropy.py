@@ -174,7 +174,7 @@ def test_frozen_weight_and_hidden_only(kernel_path):
     reference_loss(hr, weight.double(), b.double(), labels, weights, "weighted_mean").backward()
     torch.testing.assert_close(h.grad.double(), hr.grad, rtol=1e-5, atol=1e-6)
     w = weight.clone().requires_grad_()
-    fused_linear_cross_entropy(hidden, w, labels, weights, bias=b, chunk_size=4).backward()
+    fused_linear_cross_entropy(hidden, w, labels, weights, bias=b, plan=PLANS["fused"]).backward()
     wr = weight.double().requires_grad_()
     reference_loss(hidden.double(), wr, b.double(), labels, weights, "weighted_mean").backward()
     assert hidden.grad is None
@@ -188,7 +188,7 @@ def test_ignore_index_other_than_minus_100(kernel_path, reduction):
     labels[[0, 5, 6]] = 3
     up = randn(10) if reduction == "none" else None
     kw = {"ignore_index": 3, "z_loss": 1e-3}
-    got = run(ours, hidden, weight, b, labels, weights, reduction, up, chunk_size=4, **kw)
+    got = run(ours, hidden, weight, b, labels, weights, reduction, up, plan=PLANS["two_phase"], **kw)
     want = run(reference_loss, hidden, weight, b, labels, weights, reduction, up, dtype=torch.float64, **kw)
     check_close(got, want, rtol=1e-5, atol=1e-6)
 

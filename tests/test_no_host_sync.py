@@ -20,6 +20,7 @@ import pytest
 import torch
 
 import tl_fast
+from tl_fast.kernels.linear_cross_entropy import Plan
 
 _ALLOWED = {("tl_fast.losses", "check_label_range")}  # the CPU-only branch; see the module docstring
 _TENSOR_METHODS = ("item", "tolist", "numpy", "cpu", "__bool__", "__int__", "__float__", "__index__",
@@ -130,6 +131,10 @@ def g(seed: int):
     return torch.Generator().manual_seed(seed)
 
 
+# several row blocks and vocabulary slabs, so a sync between blocks would show: one pass, and two passes
+BLOCKED_PLANS = (Plan(True, 5, 70, 5, 70, False), Plan(False, 5, 30, 4, 40, True))
+
+
 def test_losses_do_not_sync(no_sync):
     N, H, V = 12, 16, 70
     hidden = torch.randn(N, H, generator=g(0), requires_grad=True)
@@ -142,9 +147,12 @@ def test_losses_do_not_sync(no_sync):
         for reduction in ("sum", "mean", "weighted_mean"):
             opts = {"reduction": reduction, "label_smoothing": 0.1, "z_loss": 1e-3, "softcap": 5.0}
             tl_fast.cross_entropy(logits, labels, weights, **opts).backward()
-            fused = tl_fast.fused_linear_cross_entropy(hidden, weight, labels, weights, chunk_size=5, **opts)
-            fused.backward()
-        rows = tl_fast.fused_linear_cross_entropy(hidden, weight, labels, reduction="none", chunk_size=5)
+            for plan in BLOCKED_PLANS:
+                fused = tl_fast.fused_linear_cross_entropy(hidden, weight, labels, weights, plan=plan, **opts)
+                fused.backward()
+        rows = tl_fast.fused_linear_cross_entropy(
+            hidden, weight, labels, reduction="none", plan=BLOCKED_PLANS[1]
+        )
         rows.sum().backward()
         tl_fast.cross_entropy(logits, labels, reduction="none").sum().backward()
         logp, ent = tl_fast.fused_linear_logprobs(

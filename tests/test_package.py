@@ -76,18 +76,22 @@ def test_train_help_describes_the_stages_and_every_field():
         timeout=120,
     )
     assert out.returncode == 0, out.stderr
-    text = " ".join(out.stdout.split())  # argparse wraps lines; compare with whitespace collapsed
-    stages = re.search(r"--stages STAGES (.*?)\(default: ([^)]*)\)", text)
+
+    def flat(s: str) -> str:  # argparse wraps lines, also after a hyphen: compare with whitespace collapsed
+        return re.sub(r"-\s+", "-", " ".join(s.split()))
+
+    text = flat(out.stdout)
+    stages = re.search(r"--stages [A-Z]+ (.*?)\(default: ([^)]*)\)", text)
     assert stages, "no --stages entry"
     assert all(s in stages.group(1) for s in ("mae", "sft", "ppo")) and stages.group(2) == "mae,sft,ppo"
     not_flags = getattr(config, "_NOT_FLAGS", set())
     missing = []
-    for section, klass, prefix in config.SECTIONS:
+    for section, klass, prefix, *_ in config.SECTIONS:
         for f in fields(klass):
             if (section, f.name) in not_flags:
                 continue
             flag = (prefix + f.name).replace("_", "[-_]")
-            described = " ".join(str(f.metadata.get("help", "")).split())
+            described = flat(str(f.metadata.get("help", "")))
             if not described or not re.search(rf"--{flag}\b", text) or described not in text:
                 missing.append(f"{section}.{f.name}")
     assert not missing, f"fields without a flag or help text in --help: {missing}"

@@ -16,7 +16,10 @@ def test_response_mask_keeps_tokens_up_to_and_including_the_first_eos():
         ]
     )
     want = [[1, 1, 1, 0, 0], [1, 1, 0, 0, 0], [1, 1, 1, 1, 1], [1, 0, 0, 0, 0]]
-    assert _response_mask(responses, {eos}, pad).tolist() == want
+    mask, ended = _response_mask(responses, {eos}, pad)
+    assert mask.tolist() == want
+    assert ended.tolist() == [True, True, False, True]  # the overlong rule (DAPO) reads this
     # pad == eos (tokenizers without a pad token): the first EOS still counts, the padding after it not
     same = torch.tensor([[5, 2, 2, 2]])
-    assert _response_mask(same, {2}, 2).tolist() == [[1, 1, 0, 0]]
+    mask, ended = _response_mask(same, {2}, 2)
+    assert mask.tolist() == [[1, 1, 0, 0]] and ended.tolist() == [True]
