@@ -20,6 +20,7 @@
 #include "python/convert.h"
 #include "python/problem_cache.h"
 #include "toolcall.h"
+#include "parallel.h"
 
 namespace py = pybind11;
 using tl_fast::Value;
@@ -239,8 +240,7 @@ py::list categorize_batch(py::list predictions, py::list tools_list, py::list go
             for (size_t k = start; k < end; ++k) verdicts[k] = tl_fast::categorize(texts[k], *items[k], table);
         }
     };
-    if (num_threads <= 0) num_threads = int(std::max(1u, std::thread::hardware_concurrency()));
-    num_threads = int(std::min<size_t>(size_t(num_threads), std::max<size_t>(1, n / kChunk)));
+    num_threads = tl_fast::worker_count(n, num_threads, kChunk);
     std::vector<std::thread> workers;
     try {
         for (int t = 1; t < num_threads; ++t) workers.emplace_back(work);

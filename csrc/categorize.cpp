@@ -11,10 +11,9 @@
 #include "categorize.h"
 
 #include <algorithm>
-#include <atomic>
-#include <thread>
 
 #include "bfcl.h"
+#include "parallel.h"
 
 namespace tl_fast {
 
@@ -381,19 +380,7 @@ std::vector<Verdict> categorize_many(const std::vector<std::string_view>& predic
                                      int num_threads) {
     const size_t n = predictions.size();
     std::vector<Verdict> out(n);
-    if (num_threads <= 0) num_threads = int(std::max(1u, std::thread::hardware_concurrency()));
-    num_threads = int(std::min<size_t>(size_t(num_threads), std::max<size_t>(1, n / 64)));
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-        constexpr size_t kChunk = 64;
-        for (size_t start; (start = next.fetch_add(kChunk)) < n;)
-            for (size_t k = start; k < std::min(n, start + kChunk); ++k)
-                out[k] = categorize(predictions[k], *problems[k], table);
-    };
-    std::vector<std::thread> threads;
-    for (int t = 1; t < num_threads; ++t) threads.emplace_back(work);
-    work();
-    for (auto& t : threads) t.join();
+    parallel_for(n, num_threads, [&](size_t k) { out[k] = categorize(predictions[k], *problems[k], table); });
     return out;
 }
 

@@ -1,10 +1,9 @@
 // Match statistics for ToolRL's reward (see match_stats.h for the pairing and key rules).
 #include "match_stats.h"
+#include "parallel.h"
 
 #include <algorithm>
-#include <atomic>
 #include <string>
-#include <thread>
 #include <utility>
 
 namespace tl_fast {
@@ -102,18 +101,7 @@ std::vector<MatchStats> match_stats_many(const std::vector<std::string_view>& pr
                                          const std::vector<const Problem*>& problems, int num_threads) {
     const size_t n = predictions.size();
     std::vector<MatchStats> out(n);
-    if (num_threads <= 0) num_threads = int(std::max(1u, std::thread::hardware_concurrency()));
-    num_threads = int(std::min<size_t>(size_t(num_threads), std::max<size_t>(1, n / 64)));
-    std::atomic<size_t> next{0};
-    auto work = [&] {
-        constexpr size_t kChunk = 64;
-        for (size_t start; (start = next.fetch_add(kChunk)) < n;)
-            for (size_t k = start; k < std::min(n, start + kChunk); ++k) out[k] = match_stats(predictions[k], *problems[k]);
-    };
-    std::vector<std::thread> threads;
-    for (int t = 1; t < num_threads; ++t) threads.emplace_back(work);
-    work();
-    for (auto& t : threads) t.join();
+    parallel_for(n, num_threads, [&](size_t k) { out[k] = match_stats(predictions[k], *problems[k]); });
     return out;
 }
 

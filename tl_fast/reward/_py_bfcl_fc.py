@@ -23,77 +23,18 @@ surrogates), where json.loads itself would accept more.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from tl_fast.reward._py_parse import MAX_DEPTH, MAX_INPUT_BYTES
+from tl_fast.reward._py_json import decode as decode_json
+from tl_fast.reward._py_parse import MAX_INPUT_BYTES
 
 _JSON_SPACE = " \t\n\r"
 
 
-class _Bad(Exception):
-    pass
-
-
-def _reject_constant(name: str) -> Any:
-    raise _Bad(name)
-
-
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
-def _check(v: Any, depth: int = 0) -> None:
-    if depth > MAX_DEPTH:
-        raise _Bad("depth")
-    if isinstance(v, bool) or v is None or isinstance(v, float):
-        return
-    if isinstance(v, int):
-        if not -(2**63) <= v <= 2**63 - 1:
-            raise _Bad("integer")
-    elif isinstance(v, str):
-        if any("\ud800" <= c <= "\udfff" for c in v):
-            raise _Bad("surrogate")
-    elif isinstance(v, list):
-        for item in v:
-            _check(item, depth + 1)
-    else:
-        for k, item in v.items():
-            _check(k, depth + 1)
-            _check(item, depth + 1)
-
-
-def _brackets_within_limit(s: str) -> bool:
-    """json's recursion would go far deeper than the limit before it could be checked."""
-    depth, in_str, escaped = 0, False, False
-    for c in s:
-        if in_str:
-            if escaped:
-                escaped = False
-            elif c == "\\":
-                escaped = True
-            elif c == '"':
-                in_str = False
-        elif c == '"':
-            in_str = True
-        elif c in "[{":
-            depth += 1
-            if depth > MAX_DEPTH + 1:
-                return False
-        elif c in "]}":
-            depth -= 1
-    return True
-
-
 def loads(s: str) -> Any:
-    """json.loads within the core's limits; raises _Bad where the C++ parse_json fails."""
-    if not _brackets_within_limit(s):
-        raise _Bad("depth")
-    try:
-        value = _DECODER.decode(s)  # surrounding " \t\n\r" allowed, as in json.loads and the core
-    except (ValueError, RecursionError):
-        raise _Bad("json") from None
-    _check(value)
-    return value
+    """json.loads within the core's limits (the parser's JSON reader); ValueError where the C++ parse_json
+    fails."""
+    return decode_json(s)
 
 
 class _State:
@@ -110,7 +51,7 @@ class _State:
     def add_json(self, name: str, arguments: str) -> bool:
         try:
             params = loads(arguments)
-        except _Bad:
+        except ValueError:
             return False  # json.loads raises
         self.add(name, params)
         return True
@@ -202,7 +143,7 @@ def decode_fc(text: str) -> tuple[str, list[dict[str, dict]], bool]:
         return _FAILED
     try:
         value = loads(text)
-    except _Bad:
+    except ValueError:
         stripped = text.lstrip(_JSON_SPACE)
         if stripped[:1] in ("[", "{"):
             return _FAILED  # a result cut short, not a message

@@ -47,7 +47,8 @@ def _pair(args: dict[str, Any], gold: GoldCall, mode: str, pred: int = -1) -> Ca
     return CallMatch(pred, gold_keys, len(args) if pred >= 0 else 0, common, values)
 
 
-def _jaccard(common: int, a: int, b: int) -> float:
+def jaccard(common: int, a: int, b: int) -> float:
+    """ToolRL's match_score from sizes: 1 for two empty sets, 0 when one is empty, else |∩| / |∪|."""
     if a == 0 and b == 0:
         return 1.0
     if a == 0 or b == 0:
@@ -81,7 +82,7 @@ def match_stats(prediction: str, problem: Problem) -> MatchStats:
             if used[i] or c.name != g.name:
                 continue
             m = _pair(args[i], g, problem.string_match, pred=i)
-            score = _jaccard(m.common_keys, m.gold_keys, m.pred_keys) + m.matched_values
+            score = jaccard(m.common_keys, m.gold_keys, m.pred_keys) + m.matched_values
             if score > best_score:  # strictly: the first of equal candidates wins, as in ToolRL's loop
                 best, best_score = m, score
         if best.pred >= 0:

@@ -32,6 +32,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
+from tl_fast.reward._py_match import jaccard
 from tl_fast.reward.categorize import Verdict, categorize_prepared, prepare
 from tl_fast.reward.match import MatchStats, match_stats_batch
 from tl_fast.reward.table import RewardTable
@@ -120,12 +121,12 @@ class ToolRLReward(_Scheme):
         """(R_format, R_correct) of one prediction's statistics (formula: module docstring)."""
         if not stats.parsed:
             return self.format_min, self.correct_min
-        s = _jaccard(stats.common_names, stats.pred_calls, stats.gold_calls)
+        s = jaccard(stats.common_names, stats.pred_calls, stats.gold_calls)
         s_max = 1.0
         for m in stats.gold:
             s_max += 1.0 + m.gold_keys
             if m.pred >= 0:
-                s += _jaccard(m.common_keys, m.gold_keys, m.pred_keys) + m.matched_values
+                s += jaccard(m.common_keys, m.gold_keys, m.pred_keys) + m.matched_values
         correct = (self.correct_max - self.correct_min) * s / s_max + self.correct_min
         return self.format_max, correct
 
@@ -137,15 +138,6 @@ class ToolRLReward(_Scheme):
             fmt, correct = self.parts(st)
             out.append(Score(fmt + correct, v, {"format": fmt, "correct": correct}))
         return out
-
-
-def _jaccard(common: int, a: int, b: int) -> float:
-    """ToolRL's match_score from sizes: 1 for two empty sets, 0 when one is empty, else |∩| / |∪|."""
-    if a == 0 and b == 0:
-        return 1.0
-    if a == 0 or b == 0:
-        return 0.0
-    return common / (a + b - common)
 
 
 SCHEMES = {"irm": IRMReward, "binary": BinaryReward, "toolrl": ToolRLReward}
