@@ -188,7 +188,8 @@ def test_tokenizer_chat_template_prompts_lose_their_bos_text_for_the_server(serv
     item = load_items("rotbench", "clean", limit=1)[0]
     prompt = render_prompt(item, tokenizer, RenderConfig(chat_template="tokenizer"))
     assert prompt.startswith(tokenizer.bos_token)
-    record = records(served.with_suffix(".responses.jsonl"))[0]
+    # responses are written as they arrive (concurrent requests): pick the item's own
+    (record,) = [r for r in records(served.with_suffix(".responses.jsonl")) if str(r["id"]) == str(item.id)]
     assert record["request"]["prompt"] == prompt[len(tokenizer.bos_token) :]
     assert record["response"]["usage"]["prompt_tokens"] == len(
         tokenizer(prompt, add_special_tokens=False)["input_ids"]
