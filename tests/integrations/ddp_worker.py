@@ -32,3 +32,5 @@ if dist.get_rank() == 0:
     delta = {n: p.detach() - before[n] for n, p in model.named_parameters()}
     loss = [r["loss"] for r in trainer.state.log_history if "loss" in r]
     torch.save({"delta": delta, "loss": loss, "rows": trainer.pkt_report["rows"]}, out / "ddp.pt")
+dist.barrier()  # rank 1 waits for rank 0's save: a process leaving a live gloo group can abort (SIGABRT)
+dist.destroy_process_group()
