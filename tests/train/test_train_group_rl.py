@@ -6,7 +6,7 @@ import json
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from tiny_policy import tiny_policy
 
 from tl_fast.train.config import PPOConfig, parse_args
 from tl_fast.train.group_rl import group_targets, group_update, rollout_groups
@@ -17,21 +17,6 @@ from tl_fast.train.runner import run
 @pytest.fixture(autouse=True)
 def torch_path(monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "0")
-
-
-def tiny_policy(vocab: int = 32) -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=vocab,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        tie_word_embeddings=False,
-    )
-    cfg._attn_implementation = "sdpa"
-    return LlamaForCausalLM(cfg)
 
 
 def experience(policy, responses: torch.Tensor, scores: list[float], finished=None) -> Experience:

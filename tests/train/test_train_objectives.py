@@ -15,27 +15,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.nn.functional as F
-from transformers import LlamaConfig, LlamaForCausalLM
+from tiny_policy import tiny_policy
 
 from tl_fast.train.config import PPOConfig
 from tl_fast.train.model import Critic, PKTLoss
 from tl_fast.train.ppo import ppo_update, run_ppo
 from tl_fast.train.rollout import Experience, PolicyLogprobs, PromptItem, response_logprobs, response_values
-
-
-def tiny_policy(vocab: int = 40, dtype=torch.float32) -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=vocab,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        tie_word_embeddings=False,
-    )
-    cfg._attn_implementation = "sdpa"
-    return LlamaForCausalLM(cfg).to(dtype)
 
 
 def sft_batch() -> dict:
@@ -61,7 +46,7 @@ def reference_pkt_loss(model, batch) -> torch.Tensor:
 @pytest.mark.parametrize("interpret", ["0", "1"])
 def test_pkt_loss_is_the_weighted_mean_of_the_shifted_labels(monkeypatch, interpret, kernel_launches):
     monkeypatch.setenv("TRITON_INTERPRET", interpret)
-    policy, batch = tiny_policy(), sft_batch()
+    policy, batch = tiny_policy(40), sft_batch()
     loss = PKTLoss(policy)(batch)
     loss.backward()
     got = {n: p.grad.clone() for n, p in policy.named_parameters()}
@@ -104,7 +89,7 @@ def one_update(policy, critic, exp, cfg):
 
 def test_one_ppo_update_matches_the_hand_computed_objective(monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "0")
-    policy = tiny_policy()
+    policy = tiny_policy(40)
     critic = Critic(policy)
     with torch.no_grad():
         critic.value_head.bias.fill_(0.5)  # V = 0.5 at every position (zero weight)
@@ -129,7 +114,7 @@ def test_one_ppo_update_matches_the_hand_computed_objective(monkeypatch):
     torch.testing.assert_close(kl_mean, (0.2 - 0.4) * 2 / 6, rtol=1e-5, atol=1e-6)
 
     # Whitened advantages have mean 0 over the minibatch: at rho = 1 the surrogate is 0.
-    policy = tiny_policy()
+    policy = tiny_policy(40)
     exp = hand_rollout(policy, critic, kl_delta=[0.2, -0.4, 0.0], scores=[1.0, -2.0])
     stats, _ = one_update(policy, critic, exp, PPOConfig(ppo_epochs=1, minibatch=2, whiten_advantages=True))
     assert abs(stats.policy_loss) < 1e-6
@@ -150,7 +135,7 @@ def test_ppo_update_runs_the_kernels_and_equals_the_torch_path(monkeypatch, kern
     for interpret in ("0", "1"):
         monkeypatch.setenv("TRITON_INTERPRET", interpret)
         kernel_launches.clear()
-        policy = tiny_policy()
+        policy = tiny_policy(40)
         critic = Critic(policy)
         with torch.no_grad():
             critic.value_head.bias.fill_(0.5)

@@ -2,7 +2,7 @@
 
 import pytest
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from tiny_policy import tiny_policy
 
 from tl_fast.train.config import PPOConfig
 from tl_fast.train.model import Critic
@@ -13,21 +13,6 @@ from tl_fast.train.rollout import Experience, PolicyLogprobs, response_logprobs,
 @pytest.fixture(autouse=True)
 def torch_path(monkeypatch):
     monkeypatch.setenv("TRITON_INTERPRET", "0")
-
-
-def tiny_policy(vocab: int = 32) -> LlamaForCausalLM:
-    torch.manual_seed(0)
-    cfg = LlamaConfig(
-        vocab_size=vocab,
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=1,
-        num_attention_heads=2,
-        num_key_value_heads=2,
-        tie_word_embeddings=False,
-    )
-    cfg._attn_implementation = "sdpa"
-    return LlamaForCausalLM(cfg)
 
 
 def build_experience(policy, critic, responses: torch.Tensor, scores: list[float]) -> Experience:
