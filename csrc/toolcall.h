@@ -125,7 +125,9 @@ std::string unparse(const Expr& e);
 // ASCII name with literal arguments only (str, number, True/False/None, '-' number, and lists / tuples / dicts of
 // these); calls carry offsets into `text`. False for any other text, valid or not: parse it with
 // parse_python_expression, which gives the same calls where this succeeds.
-bool parse_plain_call_list(std::string_view text, std::vector<ToolCall>* out);
+// names_as_strings: a bare name argument is the string of its name, as BFCL's resolver reads it
+// (f(a=true) -> "true"); otherwise such calls are left to the general path.
+bool parse_plain_call_list(std::string_view text, std::vector<ToolCall>* out, bool names_as_strings = false);
 
 // Parses one JSON value spanning `text` (surrounding whitespace allowed); ints stay ints, as in json.loads.
 bool parse_json(std::string_view text, size_t base, Value* out, ParseError* err);

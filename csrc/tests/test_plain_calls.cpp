@@ -10,10 +10,15 @@ using namespace tl_fast;
 
 namespace {
 
-// The value the general path's resolvers give a plain literal (Const, '-' number, list, tuple, dict).
-bool literal_of(const Expr& e, Value* out) {
+// The value the general path's resolvers give a plain literal (Const, '-' number, list, tuple, dict), and a
+// bare name the string of its name under BFCL's resolver (names).
+bool literal_of(const Expr& e, Value* out, bool names = false) {
     switch (e.kind) {
         case Expr::Kind::Const: *out = e.value; return true;
+        case Expr::Kind::Name:
+            if (!names) return false;
+            *out = Value::str(e.id);
+            return true;
         case Expr::Kind::Unary:
             if (e.id != "-" || e.kids[0].kind != Expr::Kind::Const) return false;
             *out = e.kids[0].value;
@@ -26,13 +31,13 @@ bool literal_of(const Expr& e, Value* out) {
             out->kind = e.kind == Expr::Kind::List ? Value::Kind::List : Value::Kind::Tuple;
             out->items.resize(e.kids.size());
             for (size_t k = 0; k < e.kids.size(); ++k)
-                if (!literal_of(e.kids[k], &out->items[k])) return false;
+                if (!literal_of(e.kids[k], &out->items[k], names)) return false;
             return true;
         case Expr::Kind::Dict:
             out->kind = Value::Kind::Dict;
             for (size_t k = 0; k < e.kids.size(); ++k) {
                 Value key, value;
-                if (!literal_of(e.keys[k], &key) || !literal_of(e.kids[k], &value)) return false;
+                if (!literal_of(e.keys[k], &key, names) || !literal_of(e.kids[k], &value, names)) return false;
                 out->set(std::move(key), std::move(value));
             }
             return true;
@@ -46,9 +51,9 @@ std::string dotted(const Expr& e) {
 
 // py_repr tells list from tuple, bool from int and int from float: equal reprs are equal values.
 // Returns whether the fast path accepted the text (only then is there anything to compare).
-bool check_same_as_general(const std::string& text) {
+bool check_same_as_general(const std::string& text, bool names = false) {
     std::vector<ToolCall> plain;
-    if (!parse_plain_call_list(text, &plain)) return false;
+    if (!parse_plain_call_list(text, &plain, names)) return false;
     Expr body;
     ParseError err;
     CHECK(parse_python_expression(text, 0, &body, &err));
@@ -63,14 +68,14 @@ bool check_same_as_general(const std::string& text) {
         CHECK_EQ(plain[c].positional.size() + 1, call.kids.size());
         for (size_t k = 0; k < plain[c].positional.size() && k + 1 < call.kids.size(); ++k) {
             Value v;
-            CHECK(literal_of(call.kids[k + 1], &v));
+            CHECK(literal_of(call.kids[k + 1], &v, names));
             CHECK_EQ(py_repr(plain[c].positional[k]), py_repr(v));
         }
         CHECK_EQ(plain[c].arguments.size(), call.keywords.size());
         for (size_t k = 0; k < plain[c].arguments.size() && k < call.keywords.size(); ++k) {
             Value v;
             CHECK_EQ(plain[c].arguments[k].first, call.keywords[k].first);
-            CHECK(literal_of(call.keywords[k].second, &v));
+            CHECK(literal_of(call.keywords[k].second, &v, names));
             CHECK_EQ(py_repr(plain[c].arguments[k].second), py_repr(v));
         }
     }
@@ -121,12 +126,48 @@ TEST(plain_calls_fuzz_against_general_path) {
         for (int k = 0; k < len; ++k) text += pieces[rng() % n_pieces];
         text += rng() % 2 ? ")]" : ")";
         random_accepted += check_same_as_general(text);
+        check_same_as_general(text, /*names=*/true);
         std::string seeded = "[f(a=" + std::string(pieces[rng() % n_pieces]) + "), g.h(b=[" +
                              std::string(pieces[rng() % n_pieces]) + "], c={" + pieces[rng() % n_pieces] + ": " +
                              pieces[rng() % n_pieces] + "})]";
         seeded_accepted += check_same_as_general(seeded);
+        check_same_as_general(seeded, /*names=*/true);
     }
     // The comparison means something only where the fast path accepts (2,648 and 727 of 40,000 today).
     CHECK(random_accepted > 1000);
     CHECK(seeded_accepted > 300);
+}
+
+// BFCL's resolver reads a bare name as its string (models write f(flag=true)): with names_as_strings the fast
+// path takes those calls too, and still leaves every other use of a name to the general path.
+TEST(plain_calls_bfcl_names_as_strings) {
+    const char* text = "[f(a=true, b=[x, None], c={k: v}, d=False)]";
+    std::vector<ToolCall> calls;
+    CHECK(!parse_plain_call_list(text, &calls));
+    calls.clear();
+    CHECK(parse_plain_call_list(text, &calls, true));
+    CHECK(check_same_as_general(text, true));
+    CHECK_EQ(py_repr(calls[0].arguments[0].second), std::string("'true'"));
+    CHECK_EQ(py_repr(calls[0].arguments[2].second), std::string("{'k': 'v'}"));
+    const char* declined[] = {"[f(a=x.y)]", "[f(a=x(1))]", "[f(a=x[0])]", "[f(a=not)]", "[f(a=lambda)]",
+                              "[f(a=x if y else z)]", "[f(a=r)]  x", "[f(a=x + 1)]", "[f(a=-x)]"};
+    for (const char* t : declined) {
+        calls.clear();
+        CHECK(!parse_plain_call_list(t, &calls, true));
+    }
+}
+
+// Strings sliced out whole (no escape, no line break, a delimiter after them) and those left to string_run.
+TEST(plain_calls_quoted_strings) {
+    const char* texts[] = {"[f(a='x y', b=\"\", c='', d={'k': 'v'}, e=['p', \"q\"])]", "[f(a='x' 'y')]",
+                           "[f(a='x'\n'y')]", "[f(a='''x''')]", "[f(a='\\'x')]", "[f(a='é\\n')]", "[f(a='x' )]",
+                           "[f(a='x'# c\n)]", "[f(a=\"it's\")]", "[f(a='')]", "[f(a='''')]"};
+    for (const char* t : texts) check_same_as_general(t);
+    std::vector<ToolCall> calls;
+    CHECK(parse_plain_call_list("[f(a='x y', b='')]", &calls));
+    CHECK_EQ(calls[0].arguments[0].second.s, std::string("x y"));
+    CHECK_EQ(calls[0].arguments[1].second.s, std::string(""));
+    calls.clear();
+    CHECK(parse_plain_call_list("[f(a='x' \"y\")]", &calls));
+    CHECK_EQ(calls[0].arguments[0].second.s, std::string("xy"));
 }

@@ -28,6 +28,8 @@ class PyParser {
     // only has to agree with the general path on what it accepts (csrc/tests/test_plain_calls.cpp).
     bool plain_statements(std::vector<ToolCall>* out);  // parse_statements() of plain calls / lists of them
     bool plain_single_list(std::vector<ToolCall>* out);  // parse_single() of `[call, ...]`
+    // A bare name argument becomes the string of its name (BFCL's resolver), instead of declining the text.
+    void plain_names_as_strings(bool on) { names_as_strings_ = on; }
 
     const ParseError& error() const { return err_; }
 
@@ -39,6 +41,7 @@ class PyParser {
     size_t pos_ = 0;
     int brackets_ = 0;  // newlines are whitespace inside brackets, as in Python
     int nesting_ = 0;   // recursion guard (kMaxDepth)
+    bool names_as_strings_ = false;
     std::string name_;  // the last identifier, NFKC-normalized when it is not ASCII
     ParseError err_;
 
@@ -127,6 +130,8 @@ class PyParser {
     bool plain_identifier(std::string_view* out);  // ASCII names only (the fast path)
     bool digits(bool (*ok)(unsigned char), std::string* out);  // (python_plain.cpp, with the numbers)
     bool scan_number(Value* out, bool* imaginary);
+    bool small_decimal(Value* out);  // scan_number's fast case
+    bool plain_quoted(std::string* out);  // plain_literal's fast case of a string
     bool number(Expr* out);
     bool number_value(Value* out);  // an int or float (not imaginary)
     bool strings(Expr* out);

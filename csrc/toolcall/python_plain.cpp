@@ -47,6 +47,7 @@ bool decimal(unsigned char c) { return is_digit(c); }
 bool PyParser::scan_number(Value* out, bool* imaginary) {
     *imaginary = false;
     const size_t start = pos_;
+    if (small_decimal(out)) return true;
     std::string text;
     auto end_of_number = [&](const char* reason) {
         const unsigned char c = peek();
@@ -111,6 +112,22 @@ bool PyParser::scan_number(Value* out, bool* imaginary) {
     const unsigned long long v = std::strtoull(text.c_str(), nullptr, 10);
     if (errno == ERANGE || v > 0x7FFFFFFFFFFFFFFFull) return fail_at(start, "integer literal too large");
     *out = Value::integer(int64_t(v));
+    return true;
+}
+
+// The common number, a decimal int of up to 18 digits without '_' or leading zeros, read without copying it;
+// false (pos_ unchanged) for every other number, which scan_number reads in full.
+bool PyParser::small_decimal(Value* out) {
+    size_t end = pos_;
+    int64_t v = 0;
+    while (end < src_.size() && end - pos_ < 18 && is_digit((unsigned char)src_[end])) v = v * 10 + (src_[end++] - '0');
+    const size_t digits = end - pos_;
+    if (digits == 0 || (digits > 1 && src_[pos_] == '0')) return false;
+    const unsigned char next = end < src_.size() ? (unsigned char)src_[end] : 0;
+    // More digits, anything that could continue the number, any name character (a keyword after it or an error).
+    if (is_digit(next) || next == '.' || next == '_' || id_byte(next)) return false;
+    pos_ = end;
+    *out = Value::integer(v);
     return true;
 }
 
@@ -248,11 +265,13 @@ bool PyParser::plain_literal(Value* out, int depth) {
         if (plain_identifier(&id) && peek() != '\'' && peek() != '"') {
             if (id == "True" || id == "False") *out = Value::boolean(id == "True");
             else if (id == "None") *out = Value::none();
+            else if (names_as_strings_ && !is_keyword(id)) *out = Value::str(std::string(id));
             else return false;  // a name: its value depends on the resolver
             return true;
         }
         pos_ = start;
         out->kind = Value::Kind::Str;
+        if (plain_quoted(&out->s)) return true;
         char kind = 's';
         bool u_prefix = false;
         return string_run(&out->s, &kind, &u_prefix) && kind == 's';
@@ -260,6 +279,28 @@ bool PyParser::plain_literal(Value* out, int depth) {
     if (c == '[' || c == '(') return plain_sequence(out, c == '[' ? ']' : ')', depth);
     if (c == '{') return plain_dict(out, depth);
     return false;
+}
+
+// The usual string argument: '...' or "..." with no escape or line break in it and a delimiter after it (no
+// string that would concatenate with it), sliced out in one copy. False leaves pos_ for string_run.
+bool PyParser::plain_quoted(std::string* out) {
+    const char quote = char(peek());
+    if (quote != '\'' && quote != '"') return false;
+    const size_t body = pos_ + 1;
+    size_t end = body;
+    for (; end < src_.size(); ++end) {
+        const char d = src_[end];
+        if (d == quote || d == '\\' || d == '\n' || d == '\r') break;
+    }
+    if (end >= src_.size() || src_[end] != quote) return false;
+    if (end == body && end + 1 < src_.size() && src_[end + 1] == quote) return false;  // ''' opens a triple
+    size_t after = end + 1;
+    while (after < src_.size() && (src_[after] == ' ' || src_[after] == '\t')) ++after;
+    const char next = after < src_.size() ? src_[after] : '\0';
+    if (next != ',' && next != ')' && next != ']' && next != '}' && next != ':') return false;
+    out->assign(src_.data() + body, end - body);
+    pos_ = end + 1;
+    return true;
 }
 
 // [a, b] -> List, (a, b) / (a,) / () -> Tuple, (a) -> a.
@@ -313,8 +354,10 @@ bool PyParser::plain_dict(Value* out, int depth) {
     return true;
 }
 
-bool parse_plain_call_list(std::string_view text, std::vector<ToolCall>* out) {
-    return PyParser(text, 0).plain_single_list(out);
+bool parse_plain_call_list(std::string_view text, std::vector<ToolCall>* out, bool names_as_strings) {
+    PyParser parser(text, 0);
+    parser.plain_names_as_strings(names_as_strings);
+    return parser.plain_single_list(out);
 }
 
 }  // namespace tl_fast
