@@ -2,6 +2,7 @@
 // the upstream Python so the two can be read side by side (including its quirks, marked "BFCL:").
 #include "bfcl.h"
 
+#include <algorithm>
 #include <cmath>
 #include <optional>
 
@@ -333,10 +334,11 @@ std::optional<K> possible_answer_type(const std::vector<Value>& possible) {
     return std::nullopt;
 }
 
-Check type_checker(const Value& value, const std::vector<Value>& possible, K expected, std::optional<K> nested) {
+// pat: possible_answer_type(possible), precomputed for the parameters of a plan.
+Check type_checker(const Value& value, const std::vector<Value>& possible, K expected, std::optional<K> nested,
+                   std::optional<K> pat) {
     Check result;
     result.error_type = "type_error:simple";
-    const std::optional<K> pat = possible_answer_type(possible);
     const bool is_variable = pat && *pat != expected;
     if (value.kind == expected) {
         if (!nested) {
@@ -347,7 +349,7 @@ Check type_checker(const Value& value, const std::vector<Value>& possible, K exp
             bool flag = true;
             if (item.kind == K::List) {
                 for (const Value& v : value.items) {
-                    if (!type_checker(v, item.items, *nested, std::nullopt).valid) {
+                    if (!type_checker(v, item.items, *nested, std::nullopt, possible_answer_type(item.items)).valid) {
                         flag = false;
                         break;
                     }
@@ -370,9 +372,10 @@ Check type_checker(const Value& value, const std::vector<Value>& possible, K exp
     return invalid("type_error:simple");
 }
 
-Check string_checker(const Value& value, const GoldParam& gold) {
-    for (const std::string& p : gold.standardized)
-        if (standardizes_to(value.s, p)) return {};
+Check string_checker(const Value& value, const BfclPlan& plan, const BfclParam& param) {
+    const std::string_view text = plan.text;
+    for (uint32_t k = param.options; k < param.options_end; ++k)
+        if (standardizes_to(value.s, text.substr(plan.options[k].first, plan.options[k].second))) return {};
     return invalid("value_error:string");
 }
 
@@ -450,30 +453,43 @@ Check list_dict_checker(const Value& model, const std::vector<Value>& possible) 
     return result;
 }
 
-Check simple_function_checker(const ToolSchema* tool, const BfclCall& model, const GoldCall& answer,
-                              const Problem& problem) {
-    if (!tool) return invalid("checker:function_not_in_tools", Category::ToolHallucination);
-    if (model.name != tool->bfcl_name)  // BFCL: convert_func_name(func_description["name"])
+std::optional<K> kind_of(int8_t k) { return k < 0 ? std::nullopt : std::optional<K>(K(k)); }
+
+// BFCL's simple_function_checker of `model` against `answer` and the tool of its plan.
+Check simple_function_checker(const BfclCall& model, const GoldCall& answer, const Problem& problem) {
+    const BfclPlan& plan = answer.bfcl;
+    if (!plan.has_tool) return invalid("checker:function_not_in_tools", Category::ToolHallucination);
+    if (model.name != plan.tool_name())  // BFCL: convert_func_name(func_description["name"])
         return invalid("simple_function_checker:wrong_func_name",
                        problem.find_bfcl_tool(model.name) ? Category::WrongTool : Category::ToolHallucination);
-    for (const std::string& r : tool->required)
-        if (!model.arg(r)) return invalid("simple_function_checker:missing_required", Category::ParamMissing);
-    for (const auto& [name, passed] : model.args) {
-        const ParamSchema* schema = tool->find(name);
-        const GoldParam* gold = answer.find(name);
-        if (!schema || !gold)
+    // The plan's parameter of each argument, looked up once (-1: neither a property nor in the gold).
+    constexpr size_t kInline = 16;
+    int inline_rows[kInline];
+    std::vector<int> more_rows;
+    int* rows = inline_rows;
+    if (model.args.size() > kInline) more_rows.resize(model.args.size()), rows = more_rows.data();
+    for (size_t k = 0; k < model.args.size(); ++k) rows[k] = plan.find(model.args[k].first);
+    auto passed = [&](int row) { return std::find(rows, rows + model.args.size(), row) != rows + model.args.size(); };
+    for (size_t r = 0; r < plan.params.size(); ++r)
+        if (plan.params[r].required && !passed(int(r)))
+            return invalid("simple_function_checker:missing_required", Category::ParamMissing);
+    for (size_t k = 0; k < model.args.size(); ++k) {
+        const BfclParam* param = rows[k] < 0 ? nullptr : &plan.params[size_t(rows[k])];
+        const bool in_schema = param && param->in_schema;
+        if (!in_schema || param->gold < 0)
             return invalid("simple_function_checker:unexpected_param",
-                           schema ? Category::ParamRedundant : Category::ParamHallucination);
-        const std::optional<K> expected = schema->bfcl_type;
+                           in_schema ? Category::ParamRedundant : Category::ParamHallucination);
+        const GoldParam& gold = answer.params[size_t(param->gold)];
+        const std::optional<K> expected = kind_of(param->type);
         if (!expected) return invalid("checker:unsupported_type");
         std::optional<K> nested;
         if (*expected == K::List) {  // "array" or "tuple"
-            nested = schema->bfcl_item_type;
+            nested = kind_of(param->item_type);
             if (!nested) return invalid("checker:unsupported_type");
         }
-        const Value* given = &passed;
+        const Value* given = &model.args[k].second;
         Value converted;  // only tuples (-> list) and ints for floats (-> float) are copied
-        if (given->kind == K::Tuple && schema->type == "tuple") {
+        if (given->kind == K::Tuple && param->tuple) {
             converted = *given;
             converted.kind = K::List;
             given = &converted;
@@ -482,41 +498,38 @@ Check simple_function_checker(const ToolSchema* tool, const BfclCall& model, con
             given = &converted;
         }
         const Value& value = *given;
-        const Check tc = type_checker(value, gold->accepted, *expected, nested);
+        const Check tc = type_checker(value, gold.accepted, *expected, nested, kind_of(param->answer_type));
         if (!tc.valid) return tc;
         if (!tc.is_variable) {
             if (*expected == K::Dict) {
-                const Check r = dict_checker(value, gold->accepted);
+                const Check r = dict_checker(value, gold.accepted);
                 if (!r.valid) return r;
                 continue;
             }
             if (*expected == K::List && nested == K::Dict) {
-                const Check r = list_dict_checker(value, gold->accepted);
+                const Check r = list_dict_checker(value, gold.accepted);
                 if (!r.valid) return r;
                 continue;
             }
             if (*expected == K::Str) {
-                const Check r = string_checker(value, *gold);
+                const Check r = string_checker(value, plan, *param);
                 if (!r.valid) return r;
                 continue;
             }
             if (*expected == K::List) {
-                const Check r = list_checker(value, gold->accepted);
+                const Check r = list_checker(value, gold.accepted);
                 if (!r.valid) return r;
                 continue;
             }
         }
-        if (!py_in(value, gold->accepted)) return invalid("value_error:others");
+        if (!py_in(value, gold.accepted)) return invalid("value_error:others");
     }
-    for (const GoldParam& g : answer.params)
-        if (!g.optional && !model.arg(g.name))
+    for (size_t r = 0; r < plan.params.size(); ++r) {
+        const BfclParam& p = plan.params[r];
+        if (p.gold >= 0 && !p.optional && !passed(int(r)))
             return invalid("simple_function_checker:missing_optional", Category::ParamMissing);
+    }
     return {};
-}
-
-// problem.find_tool(answer.name), looked up once by bfcl_prepare.
-const ToolSchema* gold_tool(const Problem& problem, const GoldCall& answer) {
-    return answer.bfcl_tool < 0 ? nullptr : &problem.tools[size_t(answer.bfcl_tool)];
 }
 
 Check parallel_function_checker_no_order(const std::vector<BfclCall>& model, const Problem& problem) {
@@ -524,12 +537,11 @@ Check parallel_function_checker_no_order(const std::vector<BfclCall>& model, con
         return invalid("parallel_function_checker_no_order:wrong_count", Category::CountMismatch);
     std::vector<bool> matched(model.size(), false);
     for (const GoldCall& answer : problem.gold) {
-        const ToolSchema* tool = gold_tool(problem, answer);
         bool found = false;
         std::optional<Check> first_error;
         for (size_t k = 0; k < model.size() && !found; ++k) {
             if (matched[k]) continue;
-            const Check r = simple_function_checker(tool, model[k], answer, problem);
+            const Check r = simple_function_checker(model[k], answer, problem);
             if (r.valid) matched[k] = found = true;
             else if (!first_error) first_error = r;
         }
@@ -545,11 +557,10 @@ Check ast_checker(const std::vector<BfclCall>& model, const Problem& problem) {
     if (problem.bfcl_checker == BfclChecker::Multiple) {
         if (model.size() != problem.gold.size())
             return invalid("multiple_function_checker:wrong_count", Category::CountMismatch);
-        return simple_function_checker(gold_tool(problem, problem.gold[0]), model[0], problem.gold[0], problem);
+        return simple_function_checker(model[0], problem.gold[0], problem);
     }
     if (model.size() != 1) return invalid("simple_function_checker:wrong_count", Category::CountMismatch);
-    const ToolSchema* tool = problem.tools.empty() ? nullptr : &problem.tools[0];
-    return simple_function_checker(tool, model[0], problem.gold[0], problem);
+    return simple_function_checker(model[0], problem.gold[0], problem);  // the plan's tool: tools[0]
 }
 
 
@@ -568,6 +579,69 @@ std::string bfcl_standardize(std::string_view s) {
     return out;
 }
 
+int BfclPlan::find(std::string_view param) const {
+    for (size_t r = 0; r < params.size(); ++r) {
+        const BfclParam& p = params[r];
+        if (p.name_size == param.size() && (param.empty() || (text[p.name] == param[0] && name(p) == param)))
+            return int(r);
+    }
+    return -1;
+}
+
+namespace {
+
+int8_t kind_code(std::optional<K> k) { return k ? int8_t(*k) : int8_t(-1); }
+
+// The plan of `gold` checked against `tool` (none: BFCL's "function not in tools").
+BfclPlan plan_of(const ToolSchema* tool, const GoldCall& gold) {
+    BfclPlan plan;
+    if (!tool) return plan;
+    plan.has_tool = true;
+    std::string text = tool->bfcl_name;
+    plan.tool_name_size = uint32_t(text.size());
+    std::vector<BfclParam>& params = plan.params;
+    auto row = [&](const std::string& name) -> BfclParam& {  // the first parameter of that name, or a new one
+        for (BfclParam& p : params)
+            if (std::string_view(text).substr(p.name, p.name_size) == name) return p;
+        BfclParam& p = params.emplace_back();
+        p.name = uint32_t(text.size());
+        p.name_size = uint32_t(name.size());
+        text += name;
+        return p;
+    };
+    for (const ParamSchema& schema : tool->params) {
+        BfclParam& p = row(schema.name);
+        if (p.in_schema) continue;  // ToolSchema::find: the first of a name
+        p.in_schema = true;
+        p.type = kind_code(python_type(schema.type));
+        p.item_type = schema.has_item_type ? kind_code(python_type(schema.item_type)) : -1;
+        p.tuple = schema.type == "tuple";
+    }
+    for (const std::string& name : tool->required) row(name).required = true;
+    for (size_t g = 0; g < gold.params.size(); ++g) {
+        const GoldParam& answer = gold.params[g];
+        BfclParam& p = row(answer.name);
+        if (p.gold >= 0) continue;  // GoldCall::find: the first of a name
+        p.gold = int32_t(g);
+        p.optional = answer.optional;
+        p.answer_type = kind_code(possible_answer_type(answer.accepted));
+        p.options = uint32_t(plan.options.size());
+        for (const Value& o : answer.accepted) {
+            if (o.kind != K::Str) continue;
+            const std::string standardized = bfcl_standardize(o.s);
+            plan.options.emplace_back(uint32_t(text.size()), uint32_t(standardized.size()));
+            text += standardized;
+        }
+        p.options_end = uint32_t(plan.options.size());
+    }
+    plan.text = text;  // copies at the exact size: the plan's few blocks are allocated together, last
+    params.shrink_to_fit();
+    plan.options.shrink_to_fit();
+    return plan;
+}
+
+}  // namespace
+
 void bfcl_prepare(Problem* problem) {
     const std::string& cat = problem->bfcl_category;
     problem->bfcl_checker = cat.find("parallel") != std::string::npos   ? BfclChecker::Parallel
@@ -577,17 +651,14 @@ void bfcl_prepare(Problem* problem) {
         tool.bfcl_name = tool.name;  // BFCL's convert_func_name: re.sub(r"\.", "_", name) for such models
         if (problem->bfcl.underscore_to_dot)
             for (char& c : tool.bfcl_name) c = c == '.' ? '_' : c;
-        for (ParamSchema& p : tool.params) {
-            p.bfcl_type = python_type(p.type);
-            p.bfcl_item_type = p.has_item_type ? python_type(p.item_type) : std::nullopt;
-        }
     }
     for (GoldCall& g : problem->gold) {
-        const ToolSchema* tool = problem->find_tool(g.name);
-        g.bfcl_tool = tool ? int(tool - problem->tools.data()) : -1;
-        for (GoldParam& p : g.params)
-            for (const Value& o : p.accepted)
-                if (o.kind == K::Str) p.standardized.push_back(bfcl_standardize(o.s));
+        // The tool the checker uses: simple_function_checker gets func_description[0] in the simple
+        // categories, the gold's own tool in the others.
+        const ToolSchema* tool = problem->bfcl_checker != BfclChecker::Simple ? problem->find_tool(g.name)
+                                 : problem->tools.empty()                      ? nullptr
+                                                                               : &problem->tools[0];
+        g.bfcl = plan_of(tool, g);
     }
 }
 
@@ -610,7 +681,7 @@ bool bfcl_decode(std::string_view text, std::vector<BfclCall>* out) {
     }
     // BFCL then applies .strip().strip("'"): no-ops on a string that starts with '[' and ends with ']'.
     std::vector<ToolCall> plain;
-    if (parse_plain_call_list(src, &plain)) {  // the usual shape, without the Expr tree
+    if (parse_plain_call_list(src, &plain, /*names_as_strings=*/true)) {  // the usual shape, without the Expr tree
         out->reserve(plain.size());
         for (ToolCall& call : plain) out->push_back(bfcl_call(std::move(call)));
         return true;

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 #include <memory>
 #include <stdexcept>
 #include <thread>
@@ -183,12 +184,12 @@ py::list verdict_list(const std::vector<tl_fast::Verdict>& verdicts, const py::f
         for (; u < firsts.size(); ++u) {
             const auto& f = verdicts[firsts[u]];
             // the reward is the table's value for the category
-            if (f.category == v.category && f.correct == v.correct && f.error_type == v.error_type) break;
+            if (f.category == v.category && f.correct == v.correct && std::strcmp(f.error_type, v.error_type) == 0) break;
         }
         if (u == firsts.size()) {
             firsts.push_back(k);
             objects.push_back(make_verdict(v.correct, int(v.category), v.reward,
-                                           v.error_type.empty() ? py::object(py::none()) : py::str(v.error_type)));
+                                           !*v.error_type ? py::object(py::none()) : py::str(v.error_type)));
         }
         PyList_SET_ITEM(out.ptr(), Py_ssize_t(k), objects[u].inc_ref().ptr());
     }

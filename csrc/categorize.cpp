@@ -95,13 +95,13 @@ bool build_tool(const Value& v, ToolSchema* out, std::string* error) {
 
 bool gold_from_call(const ToolCall& call, const Problem& problem, GoldCall* out, std::string* error) {
     out->name = call.name;
-    for (const auto& [name, value] : call.arguments) out->params.push_back({name, {value}, false, {}});
+    for (const auto& [name, value] : call.arguments) out->params.push_back({name, {value}, false});
     if (!call.positional.empty()) {
         const ToolSchema* tool = problem.find_tool(call.name);
         if (!tool || call.positional.size() > tool->params.size())
             return *error = "gold call '" + call.name + "' has positional arguments that match no schema", false;
         for (size_t k = 0; k < call.positional.size(); ++k)
-            out->params.push_back({tool->params[k].name, {call.positional[k]}, false, {}});
+            out->params.push_back({tool->params[k].name, {call.positional[k]}, false});
     }
     return true;
 }
@@ -131,7 +131,7 @@ bool add_gold(const Value& g, Problem* problem, std::string* error) {
         if (!read_call_object(g, &call, &reason)) return *error = "gold call: " + reason, false;
         GoldCall gc;
         gc.name = call.name;
-        for (auto& [param, value] : call.arguments) gc.params.push_back({param, {std::move(value)}, false, {}});
+        for (auto& [param, value] : call.arguments) gc.params.push_back({param, {std::move(value)}, false});
         problem->gold.push_back(std::move(gc));
         return true;
     }

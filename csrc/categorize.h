@@ -6,9 +6,11 @@
 #pragma once
 
 #include <array>
+#include <cstdint>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "toolcall.h"
@@ -62,8 +64,6 @@ struct ParamSchema {
     std::string type;       // JSON-schema / BFCL type name ("string", "integer", "array", "dict", ...)
     std::string item_type;  // items.type for arrays ("" when absent)
     bool has_item_type = false;
-    // BFCL protocol, precomputed (bfcl_prepare): the Python types of `type` / `item_type` (none: unsupported).
-    std::optional<Value::Kind> bfcl_type, bfcl_item_type;
 };
 
 struct ToolSchema {
@@ -78,13 +78,38 @@ struct GoldParam {
     std::string name;
     std::vector<Value> accepted;  // any of these is right; BFCL's "" entry marks the parameter optional
     bool optional = false;
-    std::vector<std::string> standardized;  // BFCL protocol: standardize_string of each str option, precomputed
+};
+
+// BFCL protocol: one parameter as BFCL's simple_function_checker meets it, in BfclPlan.
+struct BfclParam {
+    uint32_t name = 0, name_size = 0;  // the name: BfclPlan::text.substr(name, name_size)
+    uint32_t options = 0, options_end = 0;  // its standardized str options: BfclPlan::options[options, options_end)
+    int32_t gold = -1;  // index in GoldCall::params; -1: not in the gold call
+    bool in_schema = false, required = false, tuple = false;  // a property; in "required"; of type "tuple"
+    bool optional = false;  // the gold's "" option
+    // Value::Kind of the property's Python type, of its items' type, and BFCL's possible_answer_type; -1: none.
+    int8_t type = -1, item_type = -1, answer_type = -1;
+};
+
+// BFCL protocol: what the checker reads of a gold call and the tool it checks it against, built by
+// bfcl_prepare in a few flat arrays: scoring a problem that is no longer in cache (an RL batch scores many)
+// then touches a few cache lines, not every schema string and gold Value.
+struct BfclPlan {
+    bool has_tool = false;
+    uint32_t tool_name_size = 0;          // the tool's bfcl_name opens `text`
+    std::string text;                     // the tool's bfcl_name, the parameter names, the standardized options
+    std::vector<BfclParam> params;        // the tool's properties, names only in its "required", gold-only ones
+    std::vector<std::pair<uint32_t, uint32_t>> options;  // (offset, size) in `text`
+    std::string_view tool_name() const { return std::string_view(text).substr(0, tool_name_size); }
+    std::string_view name(const BfclParam& p) const { return std::string_view(text).substr(p.name, p.name_size); }
+    // Index of the parameter called `param`, or -1.
+    int find(std::string_view param) const;
 };
 
 struct GoldCall {
     std::string name;
     std::vector<GoldParam> params;
-    int bfcl_tool = -1;  // BFCL protocol: index of find_tool(name) in Problem::tools, -1: none (bfcl_prepare)
+    BfclPlan bfcl;  // BFCL protocol (bfcl_prepare)
     const GoldParam* find(const std::string& param) const;
 };
 
@@ -108,7 +133,9 @@ struct Verdict {
     bool correct = false;
     Category category = Category::FormatError;
     double reward = 0.0;
-    std::string error_type;  // BFCL's label under protocol BFCL ("" when valid); "" under TL
+    // BFCL's label under protocol BFCL ("" when valid); "" under TL. Always a string literal: a std::string
+    // cost a heap allocation per failed call (labels are longer than the small-string buffer).
+    const char* error_type = "";
 };
 
 // tools: list of {"name", "parameters": {"properties", "required"}} (or OpenAI's {"type": "function",

@@ -81,10 +81,10 @@ TEST(fc_checker_maps_dots_like_convert_func_name) {
     CHECK(!categorize(dotted, with, kTable).correct);
     CHECK(categorize(dotted, without, kTable).correct);
     const Verdict v = categorize(under, without, kTable);
-    CHECK_EQ(v.error_type, std::string("simple_function_checker:wrong_func_name"));
+    CHECK_EQ(std::string(v.error_type), std::string("simple_function_checker:wrong_func_name"));
     CHECK(v.category == Category::ToolHallucination);
     const Verdict text = categorize(R"("I cannot")", with, kTable);
-    CHECK_EQ(text.error_type, std::string("ast_decoder:decoder_failed"));
+    CHECK_EQ(std::string(text.error_type), std::string("ast_decoder:decoder_failed"));
     CHECK(text.category == Category::Irrelevant);
     CHECK_EQ(text.reward, -0.7);
     CHECK_EQ(categorize(R"([{"math_factorial": "[5]"}])", with, kTable).error_type,
@@ -98,14 +98,14 @@ TEST(relevance_categories) {
     CHECK(categorize("[]", irr, kTable).correct);
     Verdict v = categorize("[search(q='x')]", irr, kTable);
     CHECK(!v.correct && v.category == Category::WrongTool);
-    CHECK_EQ(v.error_type, std::string("irrelevance_error:decoder_success"));
+    CHECK_EQ(std::string(v.error_type), std::string("irrelevance_error:decoder_success"));
     CHECK(categorize("[lookup(q='x')]", irr, kTable).category == Category::ToolHallucination);
     const Problem rel = problem("live_relevance", "[]", BfclMode::Prompt, false);
     CHECK(rel.expect == Expect::AnyCall);
     CHECK(categorize("[lookup(q='x')]", rel, kTable).correct);  // any call counts
     v = categorize("[]", rel, kTable);
     CHECK(!v.correct && v.category == Category::Irrelevant);
-    CHECK_EQ(v.error_type, std::string("relevance_error:decoder_failed"));
+    CHECK_EQ(std::string(v.error_type), std::string("relevance_error:decoder_failed"));
     Problem bad;
     std::string error;
     CHECK(!build_problem(json(kTools), json(R"([{"search": {"q": ["x"]}}])"), Protocol::BFCL, "irrelevance",

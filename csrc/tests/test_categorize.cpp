@@ -65,7 +65,7 @@ TEST(bfcl_protocol_verdicts) {
     CHECK(categorize("[get_weather(city='paris france')]", p, kTable).correct);
     const Verdict v = categorize("[get_weather(city='Rome')]", p, kTable);
     CHECK(!v.correct);
-    CHECK_EQ(v.error_type, std::string("value_error:string"));
+    CHECK_EQ(std::string(v.error_type), std::string("value_error:string"));
     CHECK_EQ(categorize("get_weather(city='Paris, France')<eos>", p, kTable).error_type,
              std::string("ast_decoder:decoder_failed"));
 }
