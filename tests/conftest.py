@@ -17,6 +17,16 @@ import torch
 if not torch.cuda.is_available():
     # Must be set before any @triton.jit is created, hence here rather than in a fixture.
     os.environ.setdefault("TRITON_INTERPRET", "1")
+    # @triton.jit reads TRITON_INTERPRET when a kernel module is first imported. Import them all now: a test
+    # that sets it to "0" (the torch path) and is the first to import one would otherwise leave compiled-mode
+    # kernels behind, which later interpreter tests cannot launch without a GPU ("0 active drivers").
+    import importlib
+    import pkgutil
+
+    import tl_fast.kernels
+
+    for _module in pkgutil.iter_modules(tl_fast.kernels.__path__):
+        importlib.import_module(f"tl_fast.kernels.{_module.name}")
 
 try:  # property tests are seeded: CI must not depend on which examples a run happened to draw
     from hypothesis import settings as _hypothesis_settings
