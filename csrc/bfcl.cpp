@@ -3,6 +3,7 @@
 #include "bfcl.h"
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <optional>
 
@@ -169,7 +170,7 @@ bool resolve(Expr& e, Value* out) {
             if (!resolve_call(e, &inner)) return false;
             Value args;
             args.kind = K::Dict;
-            for (auto& [name, value] : inner.args) {
+            for (auto& [name, value] : inner.arguments) {
                 args.keys.push_back(Value::str(std::move(name)));
                 args.items.push_back(std::move(value));
             }
@@ -191,19 +192,17 @@ bool resolve_call(Expr& call, BfclCall* out) {
     if (f->kind == Expr::Kind::Name) parts.push_back(&f->id);
     out->name.clear();
     for (size_t k = parts.size(); k-- > 0;) out->name += *parts[k] + (k ? "." : "");
-    out->args.clear();
-    out->args.reserve(call.keywords.size());
+    out->arguments.clear();
+    out->arguments.reserve(call.keywords.size());
     for (auto& kw : call.keywords) {  // BFCL: positional arguments are dropped
         if (kw.first.empty()) return false;  // **kwargs
         Value v;
         if (!resolve(kw.second, &v)) return false;
-        set_arg(&out->args, std::move(kw.first), std::move(v));  // the Expr is consumed
+        set_arg(&out->arguments, std::move(kw.first), std::move(v));  // the Expr is consumed
     }
     return true;
 }
 
-// resolve_call() of a call the fast path parsed (its keywords are distinct): BFCL drops positional arguments.
-BfclCall bfcl_call(ToolCall&& call) { return {std::move(call.name), std::move(call.arguments)}; }
 
 // ------------------------------------------------------------------------------------------------
 // standardize_string
@@ -228,6 +227,15 @@ uint32_t lower_cp(uint32_t c) {
     return c;
 }
 
+// What standardize_string makes of each ASCII byte: 0 drops it (" ,./-_*^"), else its lower case, ' -> ".
+constexpr std::array<char, 128> kStandardAscii = [] {
+    std::array<char, 128> t{};
+    for (int c = 1; c < 128; ++c) t[size_t(c)] = char(c >= 'A' && c <= 'Z' ? c + 32 : c);
+    for (char c : {' ', ',', '.', '/', '-', '_', '*', '^'}) t[size_t(c)] = 0;
+    t[size_t('\'')] = '"';
+    return t;
+}();
+
 // BFCL's standardize_string (see bfcl_standardize), a byte at a time: emit(byte) for each byte of the
 // result, stopping with false as soon as emit returns false.
 template <class Emit>
@@ -236,8 +244,8 @@ bool standardize_each(std::string_view s, Emit&& emit) {
         const unsigned char c = (unsigned char)s[k];
         if (c < 0x80) {
             ++k;
-            if (c == ' ' || c == ',' || c == '.' || c == '/' || c == '-' || c == '_' || c == '*' || c == '^') continue;
-            if (!emit(c == '\'' ? '"' : char(lower_cp(c)))) return false;
+            const char out = kStandardAscii[c];
+            if (out && !emit(out)) return false;
             continue;
         }
         size_t n = c >= 0xF0 ? 4 : c >= 0xE0 ? 3 : 2;
@@ -467,13 +475,13 @@ Check simple_function_checker(const BfclCall& model, const GoldCall& answer, con
     int inline_rows[kInline];
     std::vector<int> more_rows;
     int* rows = inline_rows;
-    if (model.args.size() > kInline) more_rows.resize(model.args.size()), rows = more_rows.data();
-    for (size_t k = 0; k < model.args.size(); ++k) rows[k] = plan.find(model.args[k].first);
-    auto passed = [&](int row) { return std::find(rows, rows + model.args.size(), row) != rows + model.args.size(); };
+    if (model.arguments.size() > kInline) more_rows.resize(model.arguments.size()), rows = more_rows.data();
+    for (size_t k = 0; k < model.arguments.size(); ++k) rows[k] = plan.find(model.arguments[k].first);
+    auto passed = [&](int row) { return std::find(rows, rows + model.arguments.size(), row) != rows + model.arguments.size(); };
     for (size_t r = 0; r < plan.params.size(); ++r)
         if (plan.params[r].required && !passed(int(r)))
             return invalid("simple_function_checker:missing_required", Category::ParamMissing);
-    for (size_t k = 0; k < model.args.size(); ++k) {
+    for (size_t k = 0; k < model.arguments.size(); ++k) {
         const BfclParam* param = rows[k] < 0 ? nullptr : &plan.params[size_t(rows[k])];
         const bool in_schema = param && param->in_schema;
         if (!in_schema || param->gold < 0)
@@ -487,7 +495,7 @@ Check simple_function_checker(const BfclCall& model, const GoldCall& answer, con
             nested = kind_of(param->item_type);
             if (!nested) return invalid("checker:unsupported_type");
         }
-        const Value* given = &model.args[k].second;
+        const Value* given = &model.arguments[k].second;
         Value converted;  // only tuples (-> list) and ints for floats (-> float) are copied
         if (given->kind == K::Tuple && param->tuple) {
             converted = *given;
@@ -565,12 +573,6 @@ Check ast_checker(const std::vector<BfclCall>& model, const Problem& problem) {
 
 
 }  // namespace
-
-const Value* BfclCall::arg(std::string_view param) const {
-    for (const auto& [name, value] : args)
-        if (name == param) return &value;
-    return nullptr;
-}
 
 std::string bfcl_standardize(std::string_view s) {
     std::string out;
@@ -680,12 +682,11 @@ bool bfcl_decode(std::string_view text, std::vector<BfclCall>* out) {
         src = wrapped;
     }
     // BFCL then applies .strip().strip("'"): no-ops on a string that starts with '[' and ends with ']'.
-    std::vector<ToolCall> plain;
-    if (parse_plain_call_list(src, &plain, /*names_as_strings=*/true)) {  // the usual shape, without the Expr tree
-        out->reserve(plain.size());
-        for (ToolCall& call : plain) out->push_back(bfcl_call(std::move(call)));
+    if (parse_plain_call_list(src, out, /*names_as_strings=*/true)) {  // the usual shape, without the Expr tree
+        for (BfclCall& call : *out) call.positional.clear();  // resolve_call: BFCL drops them
         return true;
     }
+    out->clear();
     Expr body;
     if (!parse_python_expression(src, 0, &body, &err)) return false;
     if (body.kind != Expr::Kind::List) return false;

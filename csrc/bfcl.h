@@ -15,12 +15,10 @@
 
 namespace tl_fast {
 
-struct BfclCall {
-    std::string name;
-    // Parameter name -> resolved value, a Python dict: each name once, at its first position, its last value.
-    std::vector<std::pair<std::string, Value>> args;
-    const Value* arg(std::string_view param) const;
-};
+// A decoded call: its name, and its keyword arguments as a Python dict (each name once, at its first position,
+// its last value). BFCL drops positional arguments: `positional` stays empty. A ToolCall, so that the parser's
+// fast path decodes into it with no copy.
+using BfclCall = ToolCall;
 
 // One result decoded as BFCL's handler decodes it, with the format check of its AST runner.
 struct BfclDecoded {

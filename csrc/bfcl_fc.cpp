@@ -19,9 +19,9 @@ bool add_call(std::string name, Value params, BfclDecoded* d) {
     }
     BfclCall call;
     call.name = std::move(name);
-    call.args.reserve(params.keys.size());
+    call.arguments.reserve(params.keys.size());
     for (size_t k = 0; k < params.keys.size(); ++k)  // JSON keys are strings; duplicates are merged already
-        call.args.emplace_back(std::move(params.keys[k].s), std::move(params.items[k]));
+        call.arguments.emplace_back(std::move(params.keys[k].s), std::move(params.items[k]));
     d->calls.push_back(std::move(call));
     return true;
 }

@@ -57,7 +57,7 @@ py::object bfcl_decode(py::str text) {
     py::list out;
     for (const auto& c : calls) {
         py::dict args;
-        for (const auto& [name, value] : c.args) args[py::str(name)] = from_value(value);
+        for (const auto& [name, value] : c.arguments) args[py::str(name)] = from_value(value);
         py::dict item;
         item[py::str(c.name)] = std::move(args);
         out.append(item);
@@ -71,7 +71,7 @@ py::tuple decoded_to_python(const tl_fast::BfclDecoded& d) {
     py::list out;
     for (const auto& c : d.calls) {
         py::dict args;
-        for (const auto& [name, value] : c.args) args[py::str(name)] = from_value(value);
+        for (const auto& [name, value] : c.arguments) args[py::str(name)] = from_value(value);
         py::dict item;
         item[py::str(c.name)] = std::move(args);
         out.append(item);

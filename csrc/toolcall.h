@@ -41,6 +41,12 @@ struct ToolCall {
     std::vector<std::pair<std::string, Value>> arguments;  // keyword arguments in source order
     std::vector<Value> positional;
     size_t begin = 0, end = 0;  // byte span in the input
+    // The keyword argument called `param`, or nullptr.
+    const Value* argument(std::string_view param) const {
+        for (const auto& [name, value] : arguments)
+            if (name == param) return &value;
+        return nullptr;
+    }
 };
 
 struct ParseError {

@@ -46,7 +46,8 @@ struct Walker {
         h ^= v + 0x9E3779B97F4A7C15ull + (h << 6) + (h >> 2);
     }
     void tag(uint8_t t, Py_ssize_t size = 0) {
-        out->push_back({nullptr, size, t});
+        if (size > Py_ssize_t(UINT32_MAX)) ok = false;  // not worth a wider token
+        out->push_back({nullptr, uint32_t(size), t});
         mix(uint64_t(t) << 56 ^ uint64_t(size));
     }
     void leaf(uint8_t t, PyObject* o, uint64_t hv) {
@@ -178,8 +179,6 @@ std::string options_key(const Options& o) {
     return key + o.bfcl_category;
 }
 
-bool same_options(const Options& a, const Options& b) { return options_key(a) == options_key(b); }
-
 }  // namespace
 
 std::shared_ptr<const Problem> build(PyObject* tools, PyObject* gold, const Options& options, size_t item) {
@@ -194,12 +193,13 @@ std::shared_ptr<const Problem> build(PyObject* tools, PyObject* gold, const Opti
 std::shared_ptr<const Problem> ProblemCache::get(PyObject* tools, PyObject* gold, const Options& options, size_t item) {
     std::lock_guard<std::mutex> lock(mutex_);
     if (capacity_ == 0) return build(tools, gold, options, item);
-    std::vector<Token> tokens;
-    tokens.reserve(64);
+    std::vector<Token>& tokens = scratch_;  // reused: a lookup allocates nothing
+    tokens.clear();
     Walker w{&tokens};
     w.tools(tools);
     w.full(gold, 0);
-    w.mix(std::hash<std::string>()(options_key(options)));
+    const std::string key = options_key(options);
+    w.mix(std::hash<std::string>()(key));
     if (!w.ok) {
         ++uncacheable;
         return build(tools, gold, options, item);
@@ -207,7 +207,7 @@ std::shared_ptr<const Problem> ProblemCache::get(PyObject* tools, PyObject* gold
     auto [lo, hi] = index_.equal_range(w.h);
     for (auto it = lo; it != hi; ++it) {
         Entry& e = *it->second;
-        if (e.tokens.size() != tokens.size() || !same_options(e.options, options)) continue;
+        if (e.tokens.size() != tokens.size() || e.options_key != key) continue;
         bool same = true;
         for (size_t k = 0; k < tokens.size() && same; ++k) {
             const Token &a = tokens[k], &b = e.tokens[k];
@@ -219,7 +219,7 @@ std::shared_ptr<const Problem> ProblemCache::get(PyObject* tools, PyObject* gold
         return e.problem;
     }
     ++misses;
-    Entry entry{w.h, options, std::move(tokens), build(tools, gold, options, item)};
+    Entry entry{w.h, key, tokens, build(tools, gold, options, item)};
     for (const Token& t : entry.tokens) Py_XINCREF(t.obj);  // the leaves stay alive (and their ids unique)
     entries_.push_front(std::move(entry));
     index_.emplace(w.h, entries_.begin());

@@ -30,10 +30,11 @@ struct Options {
     BfclOptions bfcl;
 };
 
-// One walked node: a container (tag + size) or a leaf (tag + the object).
+// One walked node: a container (tag + size) or a leaf (tag + the object). 16 bytes: an entry's tokens are
+// compared on every hit, mostly from memory no longer in cache.
 struct Token {
     PyObject* obj = nullptr;
-    Py_ssize_t size = 0;
+    uint32_t size = 0;
     uint8_t tag = 0;
 };
 
@@ -52,7 +53,7 @@ class ProblemCache {
    private:
     struct Entry {
         uint64_t hash = 0;
-        Options options;
+        std::string options_key;    // every option build_problem reads
         std::vector<Token> tokens;  // owns a reference to each leaf object
         std::shared_ptr<const Problem> problem;
     };
@@ -61,6 +62,7 @@ class ProblemCache {
     Entries entries_;  // most recently used first
     std::unordered_multimap<uint64_t, Entries::iterator> index_;
     std::mutex mutex_;
+    std::vector<Token> scratch_;  // the walk of the lookup in progress (under mutex_)
 
     void evict_to(size_t capacity);
 };

@@ -41,7 +41,7 @@ TEST(fc_decode_follows_the_openai_handler) {
     CHECK(d.status == S::Calls);
     CHECK_EQ(d.calls.size(), size_t(2));
     CHECK_EQ(d.calls[0].name, std::string("math_factorial"));
-    CHECK(d.calls[0].arg("number") && d.calls[0].arg("number")->i == 5);
+    CHECK(d.calls[0].argument("number") && d.calls[0].argument("number")->i == 5);
     CHECK(bfcl_decode_fc(R"([{"f": "{\"a\": 1"}])").status == S::Failed);      // json.loads raises
     CHECK(bfcl_decode_fc(R"([{"f": {"a": 1}}])").status == S::Failed);          // TypeError: not a str
     CHECK(bfcl_decode_fc(R"([{}])").status == S::Failed);                        // IndexError
@@ -65,7 +65,7 @@ TEST(fc_decode_reads_openai_shapes) {
     d = bfcl_decode_fc(std::string(R"({"choices": [{"message": )") + message + "}]}");
     CHECK(d.status == S::Calls && d.calls.size() == 1);
     d = bfcl_decode_fc(R"([{"function": {"name": "search", "arguments": {"q": "x"}}}])");
-    CHECK(d.status == S::Calls && d.calls[0].arg("q")->s == "x");
+    CHECK(d.status == S::Calls && d.calls[0].argument("q")->s == "x");
     d = bfcl_decode_fc(R"({"role": "assistant", "content": "no call", "tool_calls": []})");
     CHECK(d.status == S::Failed && d.message);
     CHECK(bfcl_decode_fc(R"([{"function": {"name": "search"}}])").status == S::Failed);  // no arguments

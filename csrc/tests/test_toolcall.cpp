@@ -102,7 +102,7 @@ TEST(python_grammar_beyond_literals) {
     // Syntax ast.parse accepts parses (BFCL drops positional arguments); only literals are values.
     std::vector<BfclCall> calls;
     CHECK(bfcl_decode("[f(teams[\"a\", x: \"b\"], 2j, lambda x, *a: x, [y for y in z if y], d=1)]", &calls));
-    CHECK(calls.size() == 1 && calls[0].args.size() == 1);
+    CHECK(calls.size() == 1 && calls[0].arguments.size() == 1);
     CHECK(!parse_tool_calls("f(a=1j)").ok);
     CHECK(!bfcl_decode("[f(x for x in y, a=1)]", &calls));
     CHECK(!bfcl_decode("[f(a=1, **k)]", &calls));
@@ -121,15 +121,15 @@ TEST(bfcl_decoder_quirks) {
     CHECK(bfcl_decode("f(a=true, b=2**3, c=g(1), d=-1, e=h(x=1))", &calls));
     CHECK_EQ(calls.size(), size_t(1));
     const BfclCall& call = calls[0];
-    CHECK_EQ(call.arg("a")->s, std::string("true"));
-    CHECK_EQ(call.arg("b")->i, int64_t(8));
-    CHECK_EQ(call.arg("c")->s, std::string("g(1)"));
-    CHECK(call.arg("e")->kind == Value::Kind::Dict);
+    CHECK_EQ(call.argument("a")->s, std::string("true"));
+    CHECK_EQ(call.argument("b")->i, int64_t(8));
+    CHECK_EQ(call.argument("c")->s, std::string("g(1)"));
+    CHECK(call.argument("e")->kind == Value::Kind::Dict);
     calls.clear();
     CHECK(bfcl_decode("[f(a=1, b='x', a=2)]", &calls));  // a repeated keyword: first position, last value
-    CHECK_EQ(calls[0].args.size(), size_t(2));
-    CHECK_EQ(calls[0].args[0].first, std::string("a"));
-    CHECK_EQ(calls[0].args[0].second.i, int64_t(2));
+    CHECK_EQ(calls[0].arguments.size(), size_t(2));
+    CHECK_EQ(calls[0].arguments[0].first, std::string("a"));
+    CHECK_EQ(calls[0].arguments[0].second.i, int64_t(2));
     calls.clear();
     CHECK(!bfcl_decode("[f(a=1)]<end_of_turn>", &calls));
     CHECK_EQ(bfcl_standardize("New York, NY"), std::string("newyorkny"));

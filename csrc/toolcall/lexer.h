@@ -2,6 +2,7 @@
 // the text helpers of the format readers (special tokens, code fences, line keys, the "is this prose" test).
 #pragma once
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -19,11 +20,21 @@ inline bool is_json_space(unsigned char c) { return c == ' ' || c == '\t' || c =
 int hex_value(unsigned char c);
 
 // Bytes a Python name may be scanned over: ASCII letters, digits, '_' and every byte >= 0x80 (CPython's
-// tokenizer reads any non-ASCII character into a name, then checks the name against PEP 3131).
-inline bool id_start_byte(unsigned char c) {
-    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
-}
-inline bool id_byte(unsigned char c) { return id_start_byte(c) || is_digit(c); }
+// tokenizer reads any non-ASCII character into a name, then checks the name against PEP 3131). One table
+// lookup per byte: names are most of what the parser scans.
+enum NameByte : uint8_t { kNameStart = 1, kNameByte = 2, kAsciiNameByte = 4 };
+inline constexpr std::array<uint8_t, 256> kNameBytes = [] {
+    std::array<uint8_t, 256> t{};
+    for (int c = 0; c < 256; ++c) {
+        const bool start = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || c == '_' || c >= 0x80;
+        const bool byte = start || (c >= '0' && c <= '9');
+        t[size_t(c)] = uint8_t((start ? kNameStart : 0) | (byte ? kNameByte : 0) | (byte && c < 0x80 ? kAsciiNameByte : 0));
+    }
+    return t;
+}();
+inline bool id_start_byte(unsigned char c) { return kNameBytes[c] & kNameStart; }
+inline bool id_byte(unsigned char c) { return kNameBytes[c] & kNameByte; }
+inline bool ascii_id_byte(unsigned char c) { return kNameBytes[c] & kAsciiNameByte; }
 
 void append_utf8(std::string& out, uint32_t cp);
 // The code point starting at s[k] of valid UTF-8; *length receives its byte count.

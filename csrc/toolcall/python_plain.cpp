@@ -1,6 +1,7 @@
 // The fast path: the shape nearly every tool call has, `name(.name)*(args)` with plain literal arguments (str,
 // number, True/False/None, '-' number, and lists / tuples / dicts of these), read straight into ToolCalls with no
 // Expr tree. See PyParser in python_parser.h for the contract with the general path.
+#include <array>
 #include <cerrno>
 #include <cstdlib>
 
@@ -17,10 +18,12 @@ using lex::is_digit;
 bool PyParser::plain_identifier(std::string_view* out) {
     if (!lex::id_start_byte(peek()) || peek() >= 0x80) return false;
     const size_t start = pos_;
-    while (++pos_ < src_.size() && id_byte((unsigned char)src_[pos_])) {
-        if ((unsigned char)src_[pos_] >= 0x80) return false;  // not ASCII: the general path normalizes it
-    }
-    *out = src_.substr(start, pos_ - start);
+    const char* text = src_.data();  // locals: a store to pos_ per byte would be needed otherwise (char aliasing)
+    size_t end = start + 1;
+    while (end < src_.size() && lex::ascii_id_byte((unsigned char)text[end])) ++end;
+    pos_ = end;
+    if (peek() >= 0x80) return false;  // not ASCII: the general path normalizes it
+    *out = src_.substr(start, end - start);
     return true;
 }
 
@@ -281,17 +284,25 @@ bool PyParser::plain_literal(Value* out, int depth) {
     return false;
 }
 
+// Bytes that end a plain_quoted scan: its quote, or one that needs string_run (an escape, a line break).
+enum : uint8_t { kSingleQuote = 1, kDoubleQuote = 2, kStringBreak = 4 };
+constexpr std::array<uint8_t, 256> kStringStop = [] {
+    std::array<uint8_t, 256> t{};
+    t[size_t('\'')] = kSingleQuote;
+    t[size_t('"')] = kDoubleQuote;
+    t[size_t('\\')] = t[size_t('\n')] = t[size_t('\r')] = kStringBreak;
+    return t;
+}();
+
 // The usual string argument: '...' or "..." with no escape or line break in it and a delimiter after it (no
 // string that would concatenate with it), sliced out in one copy. False leaves pos_ for string_run.
 bool PyParser::plain_quoted(std::string* out) {
     const char quote = char(peek());
     if (quote != '\'' && quote != '"') return false;
     const size_t body = pos_ + 1;
+    const uint8_t stop = kStringStop[(unsigned char)quote] | kStringBreak;
     size_t end = body;
-    for (; end < src_.size(); ++end) {
-        const char d = src_[end];
-        if (d == quote || d == '\\' || d == '\n' || d == '\r') break;
-    }
+    while (end < src_.size() && !(kStringStop[(unsigned char)src_[end]] & stop)) ++end;
     if (end >= src_.size() || src_[end] != quote) return false;
     if (end == body && end + 1 < src_.size() && src_[end + 1] == quote) return false;  // ''' opens a triple
     size_t after = end + 1;
