@@ -214,22 +214,55 @@ py::list categorize_set(py::list predictions, const ProblemSet& set, const std::
     return verdict_list(verdicts, make_verdict);
 }
 
-// categorize_batch without prepare(): while this thread (holding the GIL) looks up the problems of the items,
-// the other threads already categorize those it has handed over, a chunk at a time.
+// categorize_batch without prepare(). This thread (holding the GIL) first groups the items by their (tools, gold)
+// object pair, then looks each pair's problem up (a content walk of Python objects, the slow part); the other
+// threads already categorize the items of every pair looked up, a chunk at a time. Grouping keeps them busy
+// from the first pair on (in item order, a batch that opens with many distinct pairs left them waiting) and
+// scores the items of one problem together, while its data is in cache. Verdicts keep the items' order.
 py::list categorize_batch(py::list predictions, py::list tools_list, py::list golds, const std::string& protocol,
                           const std::string& bfcl_category, const std::string& string_match,
-                          const std::string& bfcl_mode, bool underscore_to_dot, const std::vector<double>& rewards, int num_threads, const py::function& make_verdict) {
+                          const std::string& bfcl_mode, bool underscore_to_dot, const std::vector<double>& rewards,
+                          int num_threads, const py::function& make_verdict) {
     const size_t n = predictions.size();
     if (tools_list.size() != n || golds.size() != n)
         throw py::value_error("got " + std::to_string(n) + " predictions, " + std::to_string(tools_list.size()) +
                               " tool lists and " + std::to_string(golds.size()) + " golds");
     const tl_fast::RewardTable table = table_from(rewards);
-    Problems problems(options_from(protocol, bfcl_category, string_match, bfcl_mode, underscore_to_dot));
+    const tl_fast::py::Options options = options_from(protocol, bfcl_category, string_match, bfcl_mode, underscore_to_dot);
     std::vector<std::string_view> texts(n);
-    std::vector<const tl_fast::Problem*> items(n);
+    // pair_of[k]: the index of item k's object pair; the pairs in order of first use. Identity is a valid key
+    // within one call: the caller's lists hold the objects and the GIL is held while the pairs are read.
+    using Pair = std::pair<PyObject*, PyObject*>;
+    std::vector<uint32_t> pair_of(n);
+    std::vector<Pair> pairs;
+    {
+        std::unordered_map<Pair, uint32_t, Problems::PairHash> index;
+        Pair last{nullptr, nullptr};
+        uint32_t last_index = 0;
+        for (size_t k = 0; k < n; ++k) {
+            texts[k] = prediction_view(PyList_GET_ITEM(predictions.ptr(), Py_ssize_t(k)));
+            const Pair key{PyList_GET_ITEM(tools_list.ptr(), Py_ssize_t(k)), PyList_GET_ITEM(golds.ptr(), Py_ssize_t(k))};
+            if (k == 0 || key != last) {
+                last = key;
+                last_index = index.emplace(key, uint32_t(pairs.size())).first->second;
+                if (last_index == pairs.size()) pairs.push_back(key);
+            }
+            pair_of[k] = last_index;
+        }
+    }
+    // order: the items grouped by pair (a counting sort, item order within a pair); pair u's items are
+    // order[first[u], first[u + 1]).
+    std::vector<size_t> first(pairs.size() + 1, 0), order(n);
+    for (size_t k = 0; k < n; ++k) ++first[pair_of[k] + 1];
+    for (size_t u = 0; u < pairs.size(); ++u) first[u + 1] += first[u];
+    {
+        std::vector<size_t> fill(first.begin(), first.end() - 1);
+        for (size_t k = 0; k < n; ++k) order[fill[pair_of[k]]++] = k;
+    }
+    std::vector<std::shared_ptr<const tl_fast::Problem>> problems(pairs.size());
     std::vector<tl_fast::Verdict> verdicts(n);
     constexpr size_t kChunk = 64;
-    std::atomic<size_t> ready{0}, next{0};
+    std::atomic<size_t> ready{0}, next{0};  // positions in `order`
     std::atomic<bool> stop{false};
     auto work = [&] {
         for (size_t start; (start = next.fetch_add(kChunk)) < n;) {
@@ -238,25 +271,25 @@ py::list categorize_batch(py::list predictions, py::list tools_list, py::list go
                 if (stop.load()) return;
                 std::this_thread::yield();
             }
-            for (size_t k = start; k < end; ++k) verdicts[k] = tl_fast::categorize(texts[k], *items[k], table);
+            for (size_t p = start; p < end; ++p) {
+                const size_t k = order[p];
+                verdicts[k] = tl_fast::categorize(texts[k], *problems[pair_of[k]], table);
+            }
         }
     };
     num_threads = tl_fast::worker_count(n, num_threads, kChunk);
     std::vector<std::thread> workers;
     try {
         for (int t = 1; t < num_threads; ++t) workers.emplace_back(work);
-        for (size_t k = 0; k < n; ++k) {
-            texts[k] = prediction_view(PyList_GET_ITEM(predictions.ptr(), Py_ssize_t(k)));
-            items[k] = problems.get(PyList_GET_ITEM(tools_list.ptr(), Py_ssize_t(k)),
-                                    PyList_GET_ITEM(golds.ptr(), Py_ssize_t(k)), k);
-            if ((k + 1) % kChunk == 0) ready.store(k + 1, std::memory_order_release);
+        for (size_t u = 0; u < pairs.size(); ++u) {
+            problems[u] = tl_fast::py::problem_cache().get(pairs[u].first, pairs[u].second, options, order[first[u]]);
+            ready.store(first[u + 1], std::memory_order_release);
         }
     } catch (...) {
         stop = true;
         for (auto& t : workers) t.join();
         throw;
     }
-    ready.store(n, std::memory_order_release);
     {
         py::gil_scoped_release release;
         work();

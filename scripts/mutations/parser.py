@@ -8,7 +8,7 @@ from scripts.mutations import Mutation
 PARSE = "tests/reward/test_reward_parse.py"
 FORMATS = "tests/reward/test_reward_formats.py"
 CACHE = "tests/reward/test_reward_cache.py"
-_MIX = """    w.mix(std::hash<std::string>()(options_key(options)));
+_MIX = """    w.mix(std::hash<std::string>()(key));
 """
 _CACHE_KEY = (
     _MIX
@@ -19,7 +19,7 @@ _CACHE_KEY = (
     auto [lo, hi] = index_.equal_range(w.h);
     for (auto it = lo; it != hi; ++it) {
         Entry& e = *it->second;
-        if (e.tokens.size() != tokens.size() || !same_options(e.options, options)) continue;"""
+        if (e.tokens.size() != tokens.size() || e.options_key != key) continue;"""
 )
 
 MUTATIONS = [
@@ -198,9 +198,19 @@ MUTATIONS = [
         id="cache-key-without-options",
         file="csrc/python/problem_cache.cpp",
         old=_CACHE_KEY,
-        new=_CACHE_KEY.replace(_MIX, "").replace(" || !same_options(e.options, options)", ""),
+        new=_CACHE_KEY.replace(_MIX, "").replace(" || e.options_key != key", ""),
         tests=[f"{CACHE}::test_protocol_and_string_match_are_part_of_the_key"],
         why="the protocol and string matching are left out of the key: a TL problem serves a BFCL batch",
+        native=True,
+    ),
+    Mutation(
+        id="batch-verdict-in-grouped-order",
+        file="csrc/bindings.cpp",
+        old="verdicts[k] = tl_fast::categorize(texts[k], *problems[pair_of[k]], table);",
+        new="verdicts[p] = tl_fast::categorize(texts[k], *problems[pair_of[k]], table);",
+        tests=[f"{CACHE}::test_items_of_interleaved_pairs_get_their_own_verdicts_in_order"],
+        why="categorize_batch returns its verdicts in the order it scored them (grouped by tools/gold pair), "
+        "not in item order",
         native=True,
     ),
     Mutation(

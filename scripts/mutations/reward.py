@@ -107,7 +107,8 @@ MUTATIONS = [
     Mutation(
         id="bfcl-native-nested-type-unchecked",
         file="csrc/bfcl.cpp",
-        old="if (!type_checker(v, item.items, *nested, std::nullopt).valid) {",
+        old="if (!type_checker(v, item.items, *nested, std::nullopt, possible_answer_type(item.items)).valid"
+        ") {",
         new="if (false) {",
         tests=FUZZ,
         why="the C++ checker never checks the items of an array against the schema's item type",

@@ -153,6 +153,20 @@ def test_batch_paths_agree_with_the_twin_on_shared_and_repeated_objects():
     assert sum(v.correct for v in native) == sum((k * 7) % 50 == k % 50 for k in range(3000))
 
 
+def test_items_of_interleaved_pairs_get_their_own_verdicts_in_order():
+    # categorize_batch scores the items of one (tools, gold) pair together: the verdicts must still come back
+    # in item order, each against its own pair, also when pairs recur out of order.
+    pool = [[{"get_weather": {"city": [f"C{j}"], "days": [j, ""]}}] for j in range(7)]
+    shared = tools()
+    golds = [pool[(k * 3) % 7] for k in range(2000)]
+    preds = [f"[get_weather(city='C{k % 7}', days={k % 5})]" if k % 11 else "no call" for k in range(2000)]
+    expected = categorize_batch(preds, [shared] * 2000, golds, protocol="bfcl", backend="python")
+    assert len({(v.correct, v.category) for v in expected}) >= 3  # the order is visible in the verdicts
+    tools_list = [shared] * 2000
+    for threads in (1, 2, 3):
+        assert categorize_batch(preds, tools_list, golds, protocol="bfcl", num_threads=threads) == expected
+
+
 def test_a_bad_item_names_its_index_and_leaves_no_thread_behind():
     golds = [gold()] * 500 + [{"not": "a gold"}] + [gold()] * 10
     with pytest.raises(ValueError, match="item 500"):
