@@ -14,6 +14,8 @@ Modes: "prepared" times categorize_prepared (problems built once, as for a fixed
 "batch" times the plain categorize_batch, as a reward function in an RL loop calls it (no prepare(); the
 corpus copies are the same objects, as the samples of one prompt are): problem lookup from Python included;
 "batch_new" does the same on equal objects made anew for every call (a dataset read again each step);
+"batch_distinct" gives every copy after the first its own text, the same call re-spaced (a GRPO group's
+samples differ; the same text scored again runs hotter: branch history, caches);
 "batch_cold" with the problem cache off (every problem converted; prompts never seen before).
 """
 
@@ -25,6 +27,7 @@ import gzip
 import itertools
 import json
 import random
+import re
 import sys
 from pathlib import Path
 
@@ -123,14 +126,21 @@ def run(corpus_name: str, items: list, protocol: str, repeat: int) -> list:
                     num_threads=threads,
                 )
 
-        def corpus(copies: int, fresh: bool):
+        rng = random.Random(0)
+
+        def respaced(text: str) -> str:  # the same calls, other whitespace after '(' and ','
+            text = text.replace("(", "(" + " " * rng.randint(1, 4), 1)
+            return re.sub(", ", lambda _: "," + " " * rng.randint(1, 3), text)
+
+        def corpus(copies: int, fresh: bool, distinct: bool = False):
             out = []
             for category, group in by_category.items():
                 tools = [g[1] for g in group] * copies
                 golds = [g[2] for g in group] * copies
                 if fresh:  # every item its own objects, equal to the others'
                     tools, golds = copy.deepcopy(tools), copy.deepcopy(golds)
-                out.append(([g[0] for g in group] * copies, tools, golds, category))
+                preds = [respaced(g[0]) if distinct and c else g[0] for c in range(copies) for g in group]
+                out.append((preds, tools, golds, category))
             return out
 
         same = corpus(repeat, fresh=False)
@@ -138,6 +148,10 @@ def run(corpus_name: str, items: list, protocol: str, repeat: int) -> list:
             speeds[f"native_{threads}t_batch"] = timed(
                 lambda t=threads: plain("native", t, same), f"native_{threads}t", "batch", n * repeat, 10
             )
+        distinct = corpus(repeat, fresh=False, distinct=True)
+        speeds["native_2t_batch_distinct"] = timed(
+            lambda: plain("native", 2, distinct), "native_2t", "batch_distinct", n * repeat, 10
+        )
         fresh = itertools.cycle([corpus(repeat, fresh=True) for _ in range(2)])
         speeds["native_2t_batch_new"] = timed(
             lambda: plain("native", 2, next(fresh)), "native_2t", "batch_new", n * repeat, 6

@@ -174,11 +174,13 @@ def write_results(
 
 
 def print_table(rows: list[Measurement]) -> None:
-    header = (
-        f"{'bench':<22}{'provider':<16}{'mode':<6}{'shape':<30}{'p50 ms':>10}{'TFLOP/s':>9}{'peak MB':>10}"
-    )
+    mode_w = max([6] + [len(r.mode) + 1 for r in rows])  # modes such as "batch_distinct" ran into the shape
+    header = f"{'bench':<22}{'provider':<16}{'mode':<{mode_w}}{'shape':<30}"
+    header += f"{'p50 ms':>10}{'TFLOP/s':>9}{'peak MB':>10}"
     print(header)
     for r in rows:
         tf = "" if r.tflops is None else f"{r.tflops:.1f}"
         mem = "" if r.peak_mem_mb is None else f"{r.peak_mem_mb:.0f}"
-        print(f"{r.bench:<22}{r.provider:<16}{r.mode:<6}{r.shape:<30}{r.ms_p50:>10.3f}{tf:>9}{mem:>10}")
+        print(
+            f"{r.bench:<22}{r.provider:<16}{r.mode:<{mode_w}}{r.shape:<30}{r.ms_p50:>10.3f}{tf:>9}{mem:>10}"
+        )
