@@ -178,14 +178,17 @@ py::list verdict_list(const std::vector<tl_fast::Verdict>& verdicts, const py::f
     std::vector<size_t> firsts;  // index of the first verdict of each distinct kind
     std::vector<py::object> objects;
     py::list out(verdicts.size());
+    auto same = [](const tl_fast::Verdict& a, const tl_fast::Verdict& b) {  // the reward is the category's
+        return a.category == b.category && a.correct == b.correct &&
+               (a.error_type == b.error_type || std::strcmp(a.error_type, b.error_type) == 0);
+    };
+    size_t last = 0;  // neighbours often share a verdict (the samples of one prompt)
     for (size_t k = 0; k < verdicts.size(); ++k) {
         const auto& v = verdicts[k];
-        size_t u = 0;
-        for (; u < firsts.size(); ++u) {
-            const auto& f = verdicts[firsts[u]];
-            // the reward is the table's value for the category
-            if (f.category == v.category && f.correct == v.correct && std::strcmp(f.error_type, v.error_type) == 0) break;
-        }
+        size_t u = last;
+        if (u >= firsts.size() || !same(verdicts[firsts[u]], v))
+            for (u = 0; u < firsts.size() && !same(verdicts[firsts[u]], v);) ++u;
+        last = u;
         if (u == firsts.size()) {
             firsts.push_back(k);
             objects.push_back(make_verdict(v.correct, int(v.category), v.reward,
