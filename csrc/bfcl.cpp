@@ -203,7 +203,6 @@ bool resolve_call(Expr& call, BfclCall* out) {
     return true;
 }
 
-
 // ------------------------------------------------------------------------------------------------
 // standardize_string
 // ------------------------------------------------------------------------------------------------
@@ -477,7 +476,8 @@ Check simple_function_checker(const BfclCall& model, const GoldCall& answer, con
     int* rows = inline_rows;
     if (model.arguments.size() > kInline) more_rows.resize(model.arguments.size()), rows = more_rows.data();
     for (size_t k = 0; k < model.arguments.size(); ++k) rows[k] = plan.find(model.arguments[k].first);
-    auto passed = [&](int row) { return std::find(rows, rows + model.arguments.size(), row) != rows + model.arguments.size(); };
+    int* const rows_end = rows + model.arguments.size();
+    auto passed = [&](int row) { return std::find(rows, rows_end, row) != rows_end; };  // some argument is it
     for (size_t r = 0; r < plan.params.size(); ++r)
         if (plan.params[r].required && !passed(int(r)))
             return invalid("simple_function_checker:missing_required", Category::ParamMissing);
