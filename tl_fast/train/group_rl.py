@@ -23,7 +23,7 @@ from torch import Tensor
 
 from tl_fast.rl import GroupStats
 from tl_fast.train.config import PPOConfig
-from tl_fast.train.rollout import Experience, PromptItem
+from tl_fast.train.rollout import Experience, PromptItem, minibatch_indices
 
 
 @dataclass
@@ -94,45 +94,40 @@ def group_update(
     targets = group_targets(exp, cfg)
     B, R = exp.response_mask.shape
     rows = []
-    for _ in range(cfg.ppo_epochs):
-        order = torch.randperm(B, generator=generator)
-        for start in range(0, B, minibatch):
-            idx = order[start : start + minibatch].to(exp.sequences.device)
-            mb = exp.select(idx)
-            m = targets.loss_mask[idx]
-            logprobs = actor(mb.sequences, mb.attention_mask, R)
-            loss_tok, pstats = ppo_policy_loss(
-                logprobs,
-                mb.logprobs,
-                targets.advantages[idx],
-                m,
-                clip=cfg.clip,
-                clip_high=cfg.clip_high,
-                reduction="none",
-            )
-            kl_mean = loss_tok.new_zeros(())
-            if cfg.kl_loss_coef:
-                kl_tok, kstats = kl_penalty(logprobs, mb.ref_logprobs, kind="k3", mask=m)
-                loss_tok = loss_tok + cfg.kl_loss_coef * kl_tok
-                kl_mean = kstats.mean
-            num_tokens = num_seqs = None
-            if all_reduce is not None:
-                counts = all_reduce(torch.stack([m.sum(), (m.sum(-1) > 0).sum().float()]))
-                num_tokens, num_seqs = counts[0] / world, counts[1] / world
-            loss = aggregate_loss(
-                loss_tok,
-                m,
-                cfg.loss_agg,
-                max_len=cfg.max_new_tokens,
-                num_tokens=num_tokens,
-                num_seqs=num_seqs,
-            )
-            actor_opt.zero_grad(set_to_none=True)
-            backward(loss)
-            actor_opt.step()
-            rows.append(
-                torch.stack([loss.detach(), kl_mean, pstats.clip_frac, pstats.approx_kl]).float().cpu()
-            )
+    for idx in minibatch_indices(B, minibatch, cfg.ppo_epochs, generator, exp.sequences.device):
+        mb = exp.select(idx)
+        m = targets.loss_mask[idx]
+        logprobs = actor(mb.sequences, mb.attention_mask, R)
+        loss_tok, pstats = ppo_policy_loss(
+            logprobs,
+            mb.logprobs,
+            targets.advantages[idx],
+            m,
+            clip=cfg.clip,
+            clip_high=cfg.clip_high,
+            reduction="none",
+        )
+        kl_mean = loss_tok.new_zeros(())
+        if cfg.kl_loss_coef:
+            kl_tok, kstats = kl_penalty(logprobs, mb.ref_logprobs, kind="k3", mask=m)
+            loss_tok = loss_tok + cfg.kl_loss_coef * kl_tok
+            kl_mean = kstats.mean
+        num_tokens = num_seqs = None
+        if all_reduce is not None:
+            counts = all_reduce(torch.stack([m.sum(), (m.sum(-1) > 0).sum().float()]))
+            num_tokens, num_seqs = counts[0] / world, counts[1] / world
+        loss = aggregate_loss(
+            loss_tok,
+            m,
+            cfg.loss_agg,
+            max_len=cfg.max_new_tokens,
+            num_tokens=num_tokens,
+            num_seqs=num_seqs,
+        )
+        actor_opt.zero_grad(set_to_none=True)
+        backward(loss)
+        actor_opt.step()
+        rows.append(torch.stack([loss.detach(), kl_mean, pstats.clip_frac, pstats.approx_kl]).float().cpu())
     return GroupStepStats(*torch.stack(rows).mean(0).tolist())  # one host read, after the updates
 
 

@@ -15,7 +15,7 @@ import torch
 from torch import Tensor
 
 from tl_fast.train.config import PPOConfig
-from tl_fast.train.rollout import Experience, PolicyLogprobs, response_values
+from tl_fast.train.rollout import Experience, PolicyLogprobs, minibatch_indices, response_values
 
 
 def token_rewards(exp: Experience, cfg: PPOConfig) -> tuple[Tensor, Tensor]:
@@ -66,30 +66,27 @@ def ppo_update(
     R = exp.response_mask.shape[1]
     B = exp.sequences.shape[0]
     rows = []
-    for _ in range(cfg.ppo_epochs):
-        order = torch.randperm(B, generator=generator)
-        for start in range(0, B, minibatch):
-            idx = order[start : start + minibatch].to(exp.sequences.device)
-            mb = exp.select(idx)
-            mb_mask = mask[idx]
-            adv = advantages[idx]
-            if cfg.whiten_advantages and mb_mask.numel() > 1:
-                adv = masked_whiten(adv, mb_mask)
-            logprobs = actor(mb.sequences, mb.attention_mask, R)
-            pl, pstats = ppo_policy_loss(
-                logprobs, mb.logprobs, adv, mb_mask, clip=cfg.clip, clip_high=cfg.clip_high
-            )
-            actor_opt.zero_grad(set_to_none=True)
-            backward(pl)
-            actor_opt.step()
+    for idx in minibatch_indices(B, minibatch, cfg.ppo_epochs, generator, exp.sequences.device):
+        mb = exp.select(idx)
+        mb_mask = mask[idx]
+        adv = advantages[idx]
+        if cfg.whiten_advantages and mb_mask.numel() > 1:
+            adv = masked_whiten(adv, mb_mask)
+        logprobs = actor(mb.sequences, mb.attention_mask, R)
+        pl, pstats = ppo_policy_loss(
+            logprobs, mb.logprobs, adv, mb_mask, clip=cfg.clip, clip_high=cfg.clip_high
+        )
+        actor_opt.zero_grad(set_to_none=True)
+        backward(pl)
+        actor_opt.step()
 
-            values = response_values(critic, mb.sequences, mb.attention_mask, R)
-            vl, _ = ppo_value_loss(values, mb.values, returns[idx], mb_mask, clip=cfg.value_clip)
-            critic_opt.zero_grad(set_to_none=True)
-            backward(vl)
-            critic_opt.step()
+        values = response_values(critic, mb.sequences, mb.attention_mask, R)
+        vl, _ = ppo_value_loss(values, mb.values, returns[idx], mb_mask, clip=cfg.value_clip)
+        critic_opt.zero_grad(set_to_none=True)
+        backward(vl)
+        critic_opt.step()
 
-            rows.append(torch.stack([pl.detach(), vl.detach(), pstats.clip_frac, pstats.approx_kl]).float())
+        rows.append(torch.stack([pl.detach(), vl.detach(), pstats.clip_frac, pstats.approx_kl]).float())
     mean = torch.stack(rows).mean(0).tolist()  # one host read, after the updates
     kl_mean = float((kl.sum() / mask.sum().clamp(min=1)).item())
     return PPOStepStats(*mean), kl_mean

@@ -6,6 +6,7 @@ response. Critic-free algorithms (GRPO, DAPO, Dr. GRPO) roll out without a criti
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import torch
@@ -86,6 +87,15 @@ class Experience:
             [t for e in parts for t in e.texts],
             cat([e.finished for e in parts]),
         )
+
+
+def minibatch_indices(batch: int, minibatch: int, epochs: int, generator, device) -> Iterator[Tensor]:
+    """`epochs` shuffled passes over the rows of a rollout, `minibatch` rows at a time: index tensors on
+    `device`, each pass's order drawn from `generator` (on the CPU, so alike on every process)."""
+    for _ in range(epochs):
+        order = torch.randperm(batch, generator=generator)
+        for start in range(0, batch, minibatch):
+            yield order[start : start + minibatch].to(device)
 
 
 def model_inputs(sequences: Tensor, attention_mask: Tensor) -> dict:
