@@ -119,6 +119,27 @@ def test_update_uses_the_configured_clip_aggregation_kl_and_global_counts():
     assert update(algo="dapo", dynamic_sampling=False, overlong="none", old_shift=0.24).clip_frac == 0.0
 
 
+def test_dr_grpo_normalizer_counts_masked_rows_on_every_process_count():
+    # Dr. GRPO divides by B x max_new_tokens, masked rows included: a response cut at the budget and masked
+    # out (overlong="mask") must leave the normalizer as it is, with one process or with the global counts
+    # of several (all_reduce = 2 x local, world 2: the same loss)
+    policy = tiny_policy()
+    responses = torch.tensor([[10, 11, 12, 13], [20, 21, 22, 23]])
+    exp = experience(policy, responses, scores=[1.0, 0.0], finished=[True, False])
+    cfg = PPOConfig(
+        algo="dr_grpo", overlong="mask", group_size=2, rollout_batch=2, minibatch=2, ppo_epochs=1,
+        actor_lr=0.0, max_new_tokens=8,
+    )  # fmt: skip
+
+    def loss(**ddp):
+        opt = torch.optim.SGD(policy.parameters(), lr=0.0)
+        return group_update(PolicyLogprobs(policy), opt, exp, cfg, **ddp).policy_loss
+
+    single = loss()
+    assert single == pytest.approx(-4 * 0.5 / (2 * 8), rel=1e-4)  # row 0: A = +0.5 on 4 tokens; row 1 masked
+    assert loss(all_reduce=lambda t: 2 * t, world=2) == pytest.approx(single, rel=1e-5)
+
+
 def test_concat_realigns_prompts_and_responses():
     short = experience(tiny_policy(), torch.tensor([[10, 11]]), [1.0])
     long = Experience.concat([short, short], pad_id=0)

@@ -114,7 +114,10 @@ def group_update(
             kl_mean = kstats.mean
         num_tokens = num_seqs = None
         if all_reduce is not None:
-            counts = all_reduce(torch.stack([m.sum(), (m.sum(-1) > 0).sum().float()]))
+            # seq_mean averages over the sequences with loss tokens; seq_sum_norm's B counts every row
+            all_rows = m.new_tensor(float(m.shape[0]))
+            seqs = all_rows if cfg.loss_agg == "seq_sum_norm" else (m.sum(-1) > 0).sum()
+            counts = all_reduce(torch.stack([m.sum(), seqs.float()]))
             num_tokens, num_seqs = counts[0] / world, counts[1] / world
         loss = aggregate_loss(
             loss_tok,
