@@ -317,13 +317,7 @@ py::list match_stats_set(py::list predictions, const ProblemSet& set, int num_th
             throw py::value_error("match statistics need protocol 'tl'");
     std::vector<std::string_view> texts;  // views into the strs `predictions` holds (as in categorize_set)
     texts.reserve(predictions.size());
-    for (py::handle p : predictions) {
-        if (!PyUnicode_Check(p.ptr())) throw py::type_error("predictions must be str");
-        Py_ssize_t n = 0;
-        const char* data = PyUnicode_AsUTF8AndSize(p.ptr(), &n);
-        if (data == nullptr) PyErr_Clear(), data = "\xff", n = 1;
-        texts.emplace_back(data, size_t(n));
-    }
+    for (py::handle p : predictions) texts.push_back(prediction_view(p.ptr()));
     std::vector<tl_fast::MatchStats> stats;
     {
         py::gil_scoped_release release;
