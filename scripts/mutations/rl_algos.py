@@ -115,6 +115,14 @@ MUTATIONS = [
         why="under DDP the normalizer is world times too large (gradients shrink by the process count)",
     ),
     Mutation(
+        id="dr-grpo-ddp-rows-with-tokens-only",
+        file="tl_fast/train/group_rl.py",
+        old='seqs = all_rows if cfg.loss_agg == "seq_sum_norm" else (m.sum(-1) > 0).sum()',
+        new="seqs = (m.sum(-1) > 0).sum()",
+        tests=[GROUP],
+        why="under DDP Dr. GRPO's B leaves out masked rows: the loss grows with the rows overlong=mask drops",
+    ),
+    Mutation(
         id="concat-pads-prompts-on-the-right",
         file="tl_fast/train/rollout.py",
         old="(P - e.prompt_len, R - e.response_mask.shape[1])",
